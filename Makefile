@@ -1,0 +1,61 @@
+# Two commands: `make run` (set up everything, then serve) and `make test`.
+SHELL := /bin/bash
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+export DJANGO_SETTINGS_MODULE := siganteng.settings
+
+.PHONY: run test test-only install install-dev lint format schema migrate seed bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt requirements-local-embed.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-local-embed.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## Set up (virtualenv, install, migrate, seed) and run the API and the task cluster
+## on http://127.0.0.1:8000 until Ctrl-C.
+run: install
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed
+	DEBUG=$${DEBUG:-true} exec $(BIN)/python manage.py serve --host 127.0.0.1 --port $${PORT:-8000}
+
+## Install what the tests need and run the whole suite.
+test: install-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-only:
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+schema: install-dev
+	SECRET_KEY=schema-check $(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
+
+migrate: install
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
+
+seed: install
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed
+
+bench: install-dev
+	SECRET_KEY=bench $(BIN)/python bench/api.py
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,111 @@
+"""Suite-wide set-up: safe defaults for the environment and the fixtures every app uses.
+
+The suite runs on the embedded default (SQLite, ORM broker) and, with DATABASE_URL and
+REDIS_URL set, against real PostgreSQL and Redis. Environment defaults for the suite are
+in pyproject.toml (pytest-env); each run gets its own test database (named after its pid).
+"""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Throttle counters and cached matrices never leak between tests."""
+    from django.core.cache import cache
+
+    from siganteng.ai import registry
+
+    cache.clear()
+    registry.reset()
+    yield
+
+
+@pytest.fixture
+def make_tenant(db):
+    from tenants.models import Tenant
+
+    def _make(tenant_id: str = "acme", **fields) -> Tenant:
+        defaults = {
+            "name": tenant_id.replace("-", " ").title(),
+            "persona": "You are Sari, a friendly assistant.",
+            "sop": "Answer from the knowledge base. Never promise refunds.",
+            "locale": "en",
+            "timezone": "Asia/Jakarta",
+            "working_hours": {d: [["09:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
+        }
+        defaults.update(fields)
+        return Tenant.objects.create(id=tenant_id, **defaults)
+
+    return _make
+
+
+@pytest.fixture
+def tenant(make_tenant):
+    return make_tenant("acme")
+
+
+@pytest.fixture
+def other_tenant(make_tenant):
+    return make_tenant("globex")
+
+
+@pytest.fixture
+def make_key(db):
+    from tenants.services import api_key_create
+
+    def _make(tenant, scopes: list[str] | None = None, **kw) -> str:
+        scopes = scopes or ["chat", "knowledge", "jobs", "followups", "admin"]
+        return api_key_create(tenant=tenant, name=kw.pop("name", "test"), scopes=scopes, **kw).full_key
+
+    return _make
+
+
+@pytest.fixture
+def make_client(make_key):
+    """``make_client(tenant, scopes=[...])`` → an APIClient sending that tenant's key."""
+
+    def _make(tenant=None, scopes: list[str] | None = None, key: str | None = None) -> APIClient:
+        client = APIClient()
+        if key is None and tenant is not None:
+            key = make_key(tenant, scopes)
+        if key:
+            client.credentials(HTTP_X_API_KEY=key)
+        return client
+
+    return _make
+
+
+@pytest.fixture
+def client_a(make_client, tenant):
+    return make_client(tenant)
+
+
+@pytest.fixture
+def client_b(make_client, other_tenant):
+    return make_client(other_tenant)
+
+
+@pytest.fixture
+def platform_client(settings):
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=settings.ADMIN_API_KEY)
+    return client
+
+
+@pytest.fixture
+def allow_private(settings):
+    """Let outbound calls reach the suite's local servers on 127.0.0.1."""
+    settings.OUTBOUND_ALLOW_PRIVATE = True
+    return settings
+
+
+@pytest.fixture
+def local_server():
+    """A started :class:`siganteng.testing.LocalServer`; set ``.handler`` in the test."""
+    from siganteng.testing import LocalServer
+
+    with LocalServer() as server:
+        yield server

@@ -1,0 +1,1 @@
+"""SIGANTENG: a multi-tenant backend for AI customer agents."""

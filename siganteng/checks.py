@@ -1,0 +1,41 @@
+"""System checks for configuration combinations that parse but cannot work."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.checks import Error, Warning, register
+
+
+@register()
+def configuration_checks(app_configs=None, **kwargs) -> list:
+    problems: list = []
+    q = settings.Q_CLUSTER
+    if q["timeout"] >= q["retry"]:
+        problems.append(
+            Error(
+                f"Q_TIMEOUT ({q['timeout']}) must be lower than Q_RETRY ({q['retry']}).",
+                hint="Otherwise the broker re-delivers a task that is still running.",
+                id="siganteng.E001",
+            )
+        )
+    if not settings.DEBUG and not settings.ALLOWED_HOSTS:
+        problems.append(Error("ALLOWED_HOSTS is empty while DEBUG is off.", id="siganteng.E002"))
+    if settings.EMBEDDER == "openai" and not settings.OPENAI_API_KEY:
+        problems.append(Error("EMBEDDER=openai needs OPENAI_API_KEY.", id="siganteng.E003"))
+    if settings.EMBEDDER == "gemini" and not settings.GEMINI_API_KEY:
+        problems.append(Error("EMBEDDER=gemini needs GEMINI_API_KEY.", id="siganteng.E004"))
+    if settings.LLM_DEFAULT_PROVIDER == "openai" and not settings.OPENAI_API_KEY:
+        problems.append(Error("LLM_DEFAULT_PROVIDER=openai needs OPENAI_API_KEY.", id="siganteng.E005"))
+    if settings.LLM_DEFAULT_PROVIDER == "gemini" and not settings.GEMINI_API_KEY:
+        problems.append(Error("LLM_DEFAULT_PROVIDER=gemini needs GEMINI_API_KEY.", id="siganteng.E006"))
+    if not settings.DEBUG and settings.OUTBOUND_ALLOW_PRIVATE:
+        problems.append(
+            Warning(
+                "OUTBOUND_ALLOW_PRIVATE is on while DEBUG is off: tenant-supplied URLs may reach "
+                "private and loopback addresses.",
+                id="siganteng.W001",
+            )
+        )
+    if settings.ADMIN_API_KEY and len(settings.ADMIN_API_KEY) < 32:
+        problems.append(Error("ADMIN_API_KEY must be at least 32 characters.", id="siganteng.E007"))
+    return problems

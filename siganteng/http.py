@@ -1,0 +1,240 @@
+"""The one outbound HTTP wrapper for tenant-facing calls.
+
+Every request that leaves the process on a tenant's behalf (webhooks, tools, channel
+transports, knowledge sources) goes through :func:`fetch`: a timeout always, a cap on
+the response size, retries with backoff on transient failures (network errors, 408, 429
+and 5xx, honouring ``Retry-After``), a User-Agent, redirects followed by hand so each hop
+is checked, and a guard that refuses loopback, private, link-local and other non-public
+addresses unless ``OUTBOUND_ALLOW_PRIVATE`` is on (development and tests).
+
+The guard resolves the host name and checks every address it resolves to. A host that
+changes its DNS answer between the check and the connect (DNS rebinding) is not covered;
+deployments that need that should also egress through a filtering proxy.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+_TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504}
+_MAX_REDIRECTS = 5
+_MAX_RETRY_AFTER = 30.0
+
+
+class OutboundError(Exception):
+    """A failed outbound call. ``permanent`` says whether trying again can help."""
+
+    def __init__(self, message: str, *, permanent: bool, status: int | None = None, kind: str = "error"):
+        super().__init__(message)
+        self.permanent = permanent
+        self.status = status
+        self.kind = kind
+
+
+@dataclass
+class HttpResult:
+    status: int
+    headers: httpx.Headers
+    content: bytes
+    url: str
+    elapsed_ms: float = 0.0
+    attempts: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(_charset(self.headers), errors="replace")
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.content)
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+def _charset(headers: httpx.Headers) -> str:
+    ctype = headers.get("content-type", "")
+    for part in ctype.split(";")[1:]:
+        key, _, value = part.strip().partition("=")
+        if key.lower() == "charset" and value:
+            return value.strip('"')
+    return "utf-8"
+
+
+def _is_public(addr: str) -> bool:
+    ip = ipaddress.ip_address(addr.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def check_url(url: str, *, allow_private: bool | None = None) -> None:
+    """Raise a permanent :class:`OutboundError` unless ``url`` is an http(s) URL whose
+    host resolves only to public addresses (or private targets are allowed)."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"}:
+        raise OutboundError(f"Only http and https URLs are allowed, got {parts.scheme or 'none'!r}.",
+                            permanent=True, kind="bad_url")
+    host = parts.hostname
+    if not host:
+        raise OutboundError("The URL has no host.", permanent=True, kind="bad_url")
+    allow = settings.OUTBOUND_ALLOW_PRIVATE if allow_private is None else allow_private
+    if allow:
+        return
+    try:
+        infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80),
+                                   type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise OutboundError(f"Cannot resolve host {host!r}: {exc}.", permanent=False, kind="dns") from None
+    for info in infos:
+        address = info[4][0]
+        if not _is_public(address):
+            raise OutboundError(
+                f"Refusing to connect to {host} ({address}): private, loopback and other non-public "
+                "addresses are not allowed (OUTBOUND_ALLOW_PRIVATE is off).",
+                permanent=True,
+                kind="private_address",
+            )
+
+
+_client: httpx.Client | None = None
+
+
+def _http_client() -> httpx.Client:
+    global _client
+    if _client is None:
+        _client = httpx.Client(follow_redirects=False, limits=httpx.Limits(max_connections=100))
+    return _client
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return min(_MAX_RETRY_AFTER, max(0.0, float(raw)))
+    except ValueError:
+        return None
+
+
+def _one_request(
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str],
+    content: bytes | None,
+    timeout: float,
+    max_bytes: int,
+    allow_private: bool | None,
+) -> HttpResult:
+    started = time.perf_counter()
+    current = url
+    for _ in range(_MAX_REDIRECTS + 1):
+        check_url(current, allow_private=allow_private)
+        try:
+            with _http_client().stream(method, current, headers=headers, content=content, timeout=timeout) as resp:
+                if resp.is_redirect and "location" in resp.headers:
+                    current = urljoin(current, resp.headers["location"])
+                    if resp.status_code in (301, 302, 303) and method not in ("GET", "HEAD"):
+                        method, content = "GET", None
+                    continue
+                declared = resp.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > max_bytes:
+                    raise OutboundError(
+                        f"Response of {declared} bytes exceeds the {max_bytes}-byte limit.",
+                        permanent=True, status=resp.status_code, kind="too_large",
+                    )
+                body = bytearray()
+                for chunk in resp.iter_bytes():
+                    body.extend(chunk)
+                    if len(body) > max_bytes:
+                        raise OutboundError(
+                            f"Response exceeds the {max_bytes}-byte limit.",
+                            permanent=True, status=resp.status_code, kind="too_large",
+                        )
+                return HttpResult(
+                    status=resp.status_code,
+                    headers=resp.headers,
+                    content=bytes(body),
+                    url=current,
+                    elapsed_ms=(time.perf_counter() - started) * 1000,
+                )
+        except httpx.TimeoutException:
+            raise OutboundError(f"Timed out after {timeout:g} s calling {urlsplit(current).netloc}.",
+                                permanent=False, kind="timeout") from None
+        except httpx.HTTPError as exc:
+            raise OutboundError(f"Network error calling {urlsplit(current).netloc}: {exc}.",
+                                permanent=False, kind="network") from None
+    raise OutboundError(f"More than {_MAX_REDIRECTS} redirects.", permanent=True, kind="redirects")
+
+
+def fetch(
+    method: str,
+    url: str,
+    *,
+    json: Any = None,
+    content: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float | None = None,
+    max_bytes: int | None = None,
+    retries: int = 0,
+    backoff: float = 0.5,
+    raise_for_status: bool = True,
+    allow_private: bool | None = None,
+) -> HttpResult:
+    """Make one outbound request, retrying transient failures up to ``retries`` times.
+
+    With ``raise_for_status`` any status >= 400 raises :class:`OutboundError`
+    (``permanent`` unless the status is transient); 304 is returned, not raised.
+    """
+    import json as _json
+
+    send_headers = {"User-Agent": settings.OUTBOUND_USER_AGENT}
+    if json is not None:
+        content = _json.dumps(json, separators=(",", ":"), ensure_ascii=False).encode()
+        send_headers["Content-Type"] = "application/json"
+    send_headers.update(headers or {})
+    timeout = settings.OUTBOUND_TIMEOUT if timeout is None else timeout
+    max_bytes = settings.OUTBOUND_MAX_BYTES if max_bytes is None else max_bytes
+
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            result = _one_request(
+                method.upper(), url, headers=send_headers, content=content,
+                timeout=timeout, max_bytes=max_bytes, allow_private=allow_private,
+            )
+        except OutboundError as exc:
+            if exc.permanent or attempt > retries:
+                raise
+            time.sleep(backoff * (2 ** (attempt - 1)))
+            continue
+        result.attempts = attempt
+        if result.status >= 400:
+            transient = result.status in _TRANSIENT_STATUSES
+            if transient and attempt <= retries:
+                wait = _retry_after(result.headers)
+                time.sleep(wait if wait is not None else backoff * (2 ** (attempt - 1)))
+                continue
+            if raise_for_status:
+                snippet = result.content[:200].decode("utf-8", errors="replace")
+                raise OutboundError(
+                    f"HTTP {result.status} from {urlsplit(result.url).netloc}: {snippet}",
+                    permanent=not transient, status=result.status, kind="http_status",
+                )
+        return result

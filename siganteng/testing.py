@@ -1,0 +1,216 @@
+"""Test utilities shared by every app's suite: a real local HTTP server that records
+what it receives and answers through a handler function, and a real ``qcluster``
+subprocess on the test database."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from django.conf import settings
+from django.db import connection
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Reply:
+    """What a handler returns. ``chunks`` streams the body piece by piece (for SSE);
+    ``delay`` sleeps before answering (for timeouts)."""
+
+    status: int = 200
+    body: bytes | str | dict | list | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    chunks: list[bytes] | None = None
+    delay: float = 0.0
+
+
+Handler = Callable[[Recorded], Reply]
+
+
+class LocalServer:
+    """A threaded HTTP server on 127.0.0.1 with a random port.
+
+    ``server.requests`` lists every request received; ``server.handler`` decides each
+    answer and can be swapped mid-test.
+    """
+
+    def __init__(self, handler: Handler | None = None):
+        self.handler: Handler = handler or (lambda req: Reply(200, {"ok": True}))
+        self.requests: list[Recorded] = []
+        self._lock = threading.Lock()
+        outer = self
+
+        class _H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                parts = urlsplit(self.path)
+                rec = Recorded(
+                    method=self.command,
+                    path=parts.path,
+                    query=parse_qs(parts.query),
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=body,
+                )
+                with outer._lock:
+                    outer.requests.append(rec)
+                try:
+                    reply = outer.handler(rec)
+                except Exception as exc:  # a broken handler answers 500 so the test sees it
+                    reply = Reply(500, {"error": f"test handler failed: {exc}"})
+                if reply.delay:
+                    time.sleep(reply.delay)
+                try:
+                    if reply.chunks is not None:
+                        self.send_response(reply.status)
+                        for k, v in reply.headers.items():
+                            self.send_header(k, v)
+                        self.send_header("Transfer-Encoding", "chunked")
+                        self.end_headers()
+                        for chunk in reply.chunks:
+                            self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                            self.wfile.flush()
+                        self.wfile.write(b"0\r\n\r\n")
+                        return
+                    payload = reply.body
+                    headers = dict(reply.headers)
+                    if isinstance(payload, (dict, list)):
+                        payload = json.dumps(payload).encode()
+                        headers.setdefault("Content-Type", "application/json")
+                    elif isinstance(payload, str):
+                        payload = payload.encode()
+                    payload = payload or b""
+                    self.send_response(reply.status)
+                    for k, v in headers.items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _H)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> LocalServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def subprocess_env(**overrides: str) -> dict[str, str]:
+    """Environment for a child process (qcluster, gunicorn) that uses the same test
+    database, broker and cache as the running test."""
+    env = dict(os.environ)
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        env.pop("DATABASE_URL", None)
+        env["SQLITE_PATH"] = str(db["NAME"])
+    else:
+        auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+        host = db["HOST"] or "127.0.0.1"
+        port = f":{db['PORT']}" if db["PORT"] else ""
+        env["DATABASE_URL"] = f"postgres://{auth}@{host}{port}/{db['NAME']}"
+    env["Q_CLUSTER_NAME"] = settings.Q_CLUSTER["name"]
+    env["DJANGO_SETTINGS_MODULE"] = "siganteng.settings"
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(overrides)
+    return env
+
+
+@contextlib.contextmanager
+def qcluster(log_path: Path | None = None, **env_overrides: str) -> Iterator[subprocess.Popen]:
+    """Run a real ``manage.py qcluster`` for the duration of the block, then stop it
+    (SIGTERM, then SIGKILL). The test must use committed data (``transaction=True``)."""
+    log_path = log_path or Path(settings.VAR_DIR) / f"qcluster-{os.getpid()}-{time.time_ns()}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "wb")  # noqa: SIM115 - closed in finally
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=BASE_DIR,
+        env=subprocess_env(**env_overrides),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+        log.close()
+
+
+def kill_cluster(proc: subprocess.Popen) -> None:
+    """SIGKILL the whole cluster process group at once, as a machine failure would."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+
+
+def wait_until(predicate: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.1,
+               message: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail the test on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+        time.sleep(interval)
