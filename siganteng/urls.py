@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/v1/", include("tenants.urls")),
     path("api/v1/", include("knowledge.urls")),
     path("api/v1/", include("chat.urls")),
+    path("api/v1/", include("chat.channels.api_urls")),
     path("api/v1/", include("jobs.urls")),
     path("api/v1/", include("followups.urls")),
     path("v1/", include("chat.openai_urls")),

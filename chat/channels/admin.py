@@ -1,0 +1,1 @@
+"""Admin for channels (registered from chat/admin.py)."""
