@@ -37,12 +37,25 @@ class ToolCall:
 
 
 @dataclass
+class Attachment:
+    """Binary input sent beside a message's text (an image to caption, for example).
+    Adapters send it inline: a data-URI ``image_url`` part (OpenAI) or ``inline_data`` (Gemini)."""
+
+    mime_type: str
+    data: bytes
+
+
+@dataclass
 class ChatMessage:
+    """One turn. A ``tool`` message carries a tool's result in ``content`` and answers the
+    assistant's ToolCall with the same ``tool_call_id`` (``name`` is the tool's name)."""
+
     role: Role
     content: str = ""
     tool_calls: list[ToolCall] = field(default_factory=list)
     tool_call_id: str | None = None
     name: str | None = None
+    attachments: list[Attachment] = field(default_factory=list)
 
 
 @dataclass
@@ -81,12 +94,20 @@ class LLMRequest:
 
 @dataclass
 class LLMResponse:
+    """What answered and how. ``provider``/``model`` name whoever actually answered (the
+    fallback when it was used; ``fallback_from`` then names the provider that failed).
+    ``label`` is a short human note the chat layer may show (the extractive provider says
+    its answer is quoted, not generated); ``citations`` lists the passage ids it quoted."""
+
     text: str
     provider: str
     model: str
     usage: Usage = field(default_factory=Usage)
     tool_calls: list[ToolCall] = field(default_factory=list)
     finish_reason: str = "stop"
+    label: str = ""
+    citations: list[str] = field(default_factory=list)
+    fallback_from: str | None = None
 
 
 @dataclass
@@ -98,10 +119,18 @@ class StreamEvent:
     response: LLMResponse | None = None
 
 
+def estimate_tokens(text: str) -> int:
+    """A rough token count (words x 1.3) for budgets when a provider reports none."""
+    words = len(text.split())
+    return (words * 13 + 9) // 10
+
+
 class LLMProvider(Protocol):
     name: str
     #: True for providers that answer without a network call (no retries, no cost).
     offline: bool
+    #: the model used when a request names none (read from settings for remote providers)
+    default_model: str
 
     def generate(self, request: LLMRequest) -> LLMResponse: ...
 

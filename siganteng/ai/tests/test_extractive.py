@@ -1,0 +1,111 @@
+"""The offline extractive provider: deterministic quotes, locale framing, honest misses."""
+
+from __future__ import annotations
+
+import json
+
+from siganteng.ai import llm
+from siganteng.ai.base import ChatMessage, ContextPassage, LLMRequest
+from siganteng.ai.providers.extractive import LABELS, MODEL, ExtractiveProvider
+
+PASSAGES = [
+    ContextPassage(
+        id="c1",
+        document_id="d1",
+        title="Pengiriman",
+        text="Kami mengirim pesanan setiap hari kerja. Ongkos kirim ke Bandung adalah Rp. 15.000 "
+        "dengan JNE. Pesanan di atas Rp. 200.000 gratis ongkir.",
+    ),
+    ContextPassage(
+        id="c2",
+        document_id="d2",
+        title="Refunds",
+        text="Refunds are processed within 7 days. Contact support to start a return. Our office is in Jakarta.",
+    ),
+    ContextPassage(id="c3", document_id="d3", title="Hours", text="We are open Monday to Friday, 9am to 5pm."),
+]
+
+
+def _request(question: str, locale: str = "en", passages=None, **kw) -> LLMRequest:
+    return LLMRequest(
+        model="",
+        system="You are Sari.",
+        messages=[ChatMessage(role="user", content=question)],
+        passages=PASSAGES if passages is None else passages,
+        locale=locale,
+        **kw,
+    )
+
+
+def test_it_quotes_the_relevant_sentences_and_cites_their_passage():
+    response = ExtractiveProvider().generate(_request("How long do refunds take?"))
+    assert response.provider == "extractive"
+    assert response.model == MODEL
+    assert "Refunds are processed within 7 days." in response.text
+    assert "[c2]" in response.text
+    assert "Bandung" not in response.text
+    assert response.citations == ["c2"]
+    assert response.label == LABELS["en"]
+    assert response.usage.input_tokens > 0 and response.usage.output_tokens > 0
+
+
+def test_it_answers_in_indonesian_with_stemming_and_keeps_abbreviations_whole():
+    response = ExtractiveProvider().generate(_request("Berapa ongkos pengiriman ke Bandung?", locale="id-ID"))
+    assert response.text.startswith("Berikut informasi yang saya temukan:")
+    # "Rp." is not a sentence end, so the quoted sentence keeps the price.
+    assert "Ongkos kirim ke Bandung adalah Rp. 15.000 dengan JNE." in response.text
+    assert response.citations == ["c1"]
+    assert response.label == LABELS["id"]
+
+
+def test_it_is_deterministic():
+    provider = ExtractiveProvider()
+    request = _request("When are you open and where is the office?")
+    texts = {provider.generate(request).text for _ in range(5)}
+    assert len(texts) == 1
+    assert "[c3]" in texts.pop()
+
+
+def test_it_says_plainly_when_nothing_was_found():
+    en = ExtractiveProvider().generate(_request("Do you sell bicycles?"))
+    assert en.text.startswith("Sorry, I couldn't find anything about that")
+    assert en.citations == []
+    id_ = ExtractiveProvider().generate(_request("Apakah ada sepeda?", locale="id", passages=[]))
+    assert id_.text.startswith("Maaf, saya belum menemukan informasi tentang itu")
+
+
+def test_it_greets_back_instead_of_searching():
+    assert ExtractiveProvider().generate(_request("Halo kak", locale="id")).text == "Halo! Ada yang bisa saya bantu?"
+
+
+def test_it_answers_the_last_user_message():
+    request = _request("How long do refunds take?")
+    request.messages = [
+        ChatMessage(role="user", content="How long do refunds take?"),
+        ChatMessage(role="assistant", content="Within 7 days."),
+        ChatMessage(role="user", content="What are your opening hours on Monday?"),
+    ]
+    response = ExtractiveProvider().generate(request)
+    assert response.citations == ["c3"]
+
+
+def test_it_streams_the_same_text_as_it_generates():
+    provider = ExtractiveProvider()
+    request = _request("How long do refunds take?")
+    events = list(provider.stream(request))
+    assert [e.kind for e in events[:-1]] == ["delta"] * (len(events) - 1)
+    assert events[-1].kind == "done"
+    assert "".join(e.text for e in events[:-1]) == provider.generate(request).text == events[-1].response.text
+
+
+def test_it_returns_json_in_json_mode():
+    response = ExtractiveProvider().generate(_request("How long do refunds take?", response_format="json"))
+    body = json.loads(response.text)
+    assert body["sources"] == ["c2"]
+    assert "7 days" in body["answer"]
+
+
+def test_it_fills_in_the_default_model_through_the_llm_entry_point():
+    response = llm.generate(_request("How long do refunds take?"), provider="extractive")
+    assert response.model == llm.default_model("extractive") == MODEL
+    assert response.fallback_from is None
