@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import Error, Tags, Warning, register
 
 
 @register()
@@ -18,8 +18,8 @@ def configuration_checks(app_configs=None, **kwargs) -> list:
                 id="siganteng.E001",
             )
         )
-    if not settings.DEBUG and not settings.ALLOWED_HOSTS:
-        problems.append(Error("ALLOWED_HOSTS is empty while DEBUG is off.", id="siganteng.E002"))
+    if q.get("max_attempts", 0) < 1:
+        problems.append(Error("Q_MAX_ATTEMPTS must be at least 1 (0 retries forever).", id="siganteng.E008"))
     if settings.EMBEDDER == "openai" and not settings.OPENAI_API_KEY:
         problems.append(Error("EMBEDDER=openai needs OPENAI_API_KEY.", id="siganteng.E003"))
     if settings.EMBEDDER == "gemini" and not settings.GEMINI_API_KEY:
@@ -38,4 +38,30 @@ def configuration_checks(app_configs=None, **kwargs) -> list:
         )
     if settings.ADMIN_API_KEY and len(settings.ADMIN_API_KEY) < 32:
         problems.append(Error("ADMIN_API_KEY must be at least 32 characters.", id="siganteng.E007"))
+    if settings.REDIS_URL and "orm" in q:
+        problems.append(Error("Q_CLUSTER has both a Redis and an ORM broker.", id="siganteng.E009"))
+    if getattr(settings, "AWS_STORAGE_BUCKET_NAME", "") and not (
+        settings.AWS_ACCESS_KEY_ID or getattr(settings, "AWS_S3_ENDPOINT_URL", None)
+    ):
+        problems.append(
+            Warning(
+                "AWS_STORAGE_BUCKET_NAME is set without AWS_ACCESS_KEY_ID or AWS_S3_ENDPOINT_URL: "
+                "boto3 falls back to its own credential chain.",
+                id="siganteng.W002",
+            )
+        )
+    return problems
+
+
+@register(Tags.security, deploy=True)
+def deployment_checks(app_configs=None, **kwargs) -> list:
+    """Only with ``manage.py check --deploy``: commands that never serve requests (the
+    schema export, migrations in CI) need no ALLOWED_HOSTS."""
+    problems: list = []
+    if not settings.DEBUG and not settings.ALLOWED_HOSTS:
+        problems.append(Error("ALLOWED_HOSTS is empty while DEBUG is off.", id="siganteng.E002"))
+    if not settings.ADMIN_API_KEY:
+        problems.append(
+            Warning("ADMIN_API_KEY is not set: tenants can only be managed in the admin.", id="siganteng.W003")
+        )
     return problems

@@ -13,7 +13,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -161,3 +161,15 @@ def bad_request_view(request: HttpRequest, exception: Exception | None = None) -
 
 def permission_denied_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     return JsonResponse(error_body("permission_denied", "Permission denied."), status=403)
+
+
+class _ErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable machine-readable code, e.g. validation_error, not_found.")
+    message = serializers.CharField()
+    fields = serializers.DictField(help_text="Each bad input field and what is wrong with it.")
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error shape, for OpenAPI: ``{"error": {"code", "message", "fields"}}``."""
+
+    error = _ErrorBodySerializer()

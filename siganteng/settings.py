@@ -219,6 +219,21 @@ OUTBOUND_TIMEOUT = env_float("OUTBOUND_TIMEOUT", 10.0)
 OUTBOUND_MAX_BYTES = env_int("OUTBOUND_MAX_BYTES", 5 * 1024 * 1024, minimum=1)
 OUTBOUND_USER_AGENT = env_str("OUTBOUND_USER_AGENT", "SIGANTENG/1.0 (+https://github.com/siganteng)")
 
+# Channels and follow-ups (chat/channels, followups). Base URLs are settings so tests can
+# point the transports at local servers; the defaults are the real services.
+TELEGRAM_API_BASE = env_str("TELEGRAM_API_BASE", "https://api.telegram.org").rstrip("/")
+WHATSAPP_API_BASE = env_str("WHATSAPP_API_BASE", "https://graph.facebook.com").rstrip("/")
+WHATSAPP_API_VERSION = env_str("WHATSAPP_API_VERSION", "v21.0")
+CHANNEL_TIMEOUT = env_float("CHANNEL_TIMEOUT", 10.0)
+FOLLOWUP_LEASE_SECONDS = env_int("FOLLOWUP_LEASE_SECONDS", 600, minimum=10)
+FOLLOWUP_MAX_ATTEMPTS = env_int("FOLLOWUP_MAX_ATTEMPTS", 5, minimum=1)
+FOLLOWUP_RETRY_BASE_SECONDS = env_float("FOLLOWUP_RETRY_BASE_SECONDS", 30.0)
+FOLLOWUP_DISPATCH_BATCH = env_int("FOLLOWUP_DISPATCH_BATCH", 500, minimum=1)
+# The scheduled dispatcher runs once a minute (django-q2's finest schedule); it keeps
+# claiming for this many seconds so follow-ups go out within ~a second of being due.
+FOLLOWUP_DISPATCH_LOOP_SECONDS = env_float("FOLLOWUP_DISPATCH_LOOP_SECONDS", 0.0)
+FOLLOWUP_DISPATCH_INTERVAL = env_float("FOLLOWUP_DISPATCH_INTERVAL", 1.0)
+
 # --- Authentication and API --------------------------------------------------------
 ADMIN_API_KEY = env_str("ADMIN_API_KEY")
 API_KEY_ROTATION_GRACE_SECONDS = env_int("API_KEY_ROTATION_GRACE_SECONDS", 24 * 3600, minimum=0)
@@ -273,6 +288,8 @@ SPECTACULAR_SETTINGS = {
         }
     },
     "SECURITY": [{"ApiKeyAuth": []}, {"BearerAuth": []}],
+    # llm_provider and llm_fallback_provider share one choice set: one enum name for both.
+    "ENUM_NAME_OVERRIDES": {"LlmProviderEnum": "siganteng.ai.registry.llm_choices"},
 }
 
 # --- AI providers ------------------------------------------------------------------------
@@ -289,6 +306,28 @@ GEMINI_DEFAULT_MODEL = env_str("GEMINI_DEFAULT_MODEL", "gemini-2.5-flash")
 EMBEDDER = env_choice("EMBEDDER", ("none", "local", "openai", "gemini"), "none")
 OPENAI_EMBEDDING_MODEL = env_str("OPENAI_EMBEDDING_MODEL", "text-embedding-3-small")
 GEMINI_EMBEDDING_MODEL = env_str("GEMINI_EMBEDDING_MODEL", "text-embedding-004")
+
+# --- Chat (chat app) ---------------------------------------------------------------------
+CHAT_HISTORY_TOKENS = env_int("CHAT_HISTORY_TOKENS", 2000, minimum=0)  # recent history sent to the model
+CHAT_RETRIEVAL_K = env_int("CHAT_RETRIEVAL_K", 5, minimum=0)  # passages retrieved per reply
+CHAT_MAX_TOOL_STEPS = env_int("CHAT_MAX_TOOL_STEPS", 3, minimum=0)  # tool-call rounds per reply
+# Unit prices in USD per million tokens, by model name; models not listed (the offline
+# extractive one) cost 0. LLM_PRICES_JSON='{"my-model": {"input": 1.0, "output": 2.0}}' adds or overrides.
+LLM_PRICES: dict[str, dict[str, float]] = {
+    "gpt-4o-mini": {"input": 0.15, "output": 0.60},
+    "gpt-4o": {"input": 2.50, "output": 10.00},
+    "gpt-4.1-mini": {"input": 0.40, "output": 1.60},
+    "gemini-2.5-flash": {"input": 0.30, "output": 2.50},
+    "gemini-2.5-pro": {"input": 1.25, "output": 10.00},
+}
+if env_str("LLM_PRICES_JSON"):
+    import json as _json
+
+    try:
+        LLM_PRICES.update({str(k): {"input": float(v["input"]), "output": float(v["output"])}
+                           for k, v in _json.loads(env_str("LLM_PRICES_JSON")).items()})
+    except (ValueError, TypeError, KeyError, AttributeError) as _exc:
+        raise ImproperlyConfigured(f"LLM_PRICES_JSON must map model -> {{input, output}}: {_exc}") from None
 
 # --- Logging -------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
@@ -310,3 +349,18 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# --- Jobs (jobs app) ----------------------------------------------------------------------
+# A running job holds a lease that its runner renews with every progress report; the
+# reconciler (jobs.tasks.reconcile_jobs) takes back jobs past their lease or queued too long.
+JOBS_LEASE_SECONDS = env_int("JOBS_LEASE_SECONDS", 120, minimum=1)
+JOBS_WORKER_LEASE_SECONDS = env_int("JOBS_WORKER_LEASE_SECONDS", 300, minimum=1)
+JOBS_QUEUED_STALE_SECONDS = env_int("JOBS_QUEUED_STALE_SECONDS", 120, minimum=1)
+JOBS_MAX_ATTEMPTS = env_int("JOBS_MAX_ATTEMPTS", 3, minimum=1)
+JOBS_RETRY_BACKOFF_SECONDS = env_float("JOBS_RETRY_BACKOFF_SECONDS", 10.0)
+JOBS_WEBHOOK_MAX_ATTEMPTS = env_int("JOBS_WEBHOOK_MAX_ATTEMPTS", 6, minimum=1)
+JOBS_WEBHOOK_BACKOFF_SECONDS = env_float("JOBS_WEBHOOK_BACKOFF_SECONDS", 30.0)
+# Text-to-speech: "espeak" (offline, espeak-ng) or "openai" (audio/speech).
+TTS_PROVIDER = env_choice("TTS_PROVIDER", ("espeak", "openai"), "espeak")
+ESPEAK_BINARY = env_str("ESPEAK_BINARY", "espeak-ng")
+OPENAI_TTS_MODEL = env_str("OPENAI_TTS_MODEL", "gpt-4o-mini-tts")

@@ -1,16 +1,47 @@
-"""Business operations on tenants and their keys."""
+"""Business operations on tenants and their keys.
+
+Every write to a Tenant or an ApiKey goes through here; views and the admin only
+validate input and call these functions.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from tenants import keys
+from siganteng.errors import ApiError, Conflict
+from tenants import hours, keys
 from tenants.models import DEFAULT_SCOPES, ApiKey, Tenant
+
+# What a tenant's own ``admin`` key may change about itself. Everything else on the
+# settings resource (limits, the active flag) is the platform's decision.
+TENANT_EDITABLE_FIELDS = (
+    "name",
+    "persona",
+    "sop",
+    "locale",
+    "timezone",
+    "working_hours",
+    "holidays",
+    "after_hours_message",
+    "llm_provider",
+    "llm_model",
+    "llm_temperature",
+    "llm_fallback_provider",
+    "llm_fallback_model",
+    "max_bubbles",
+)
+PLATFORM_ONLY_FIELDS = ("rate_limit_per_minute", "monthly_token_budget", "is_active")
+SETTINGS_FIELDS = TENANT_EDITABLE_FIELDS + PLATFORM_ONLY_FIELDS
+
+# The first key of a tenant can manage the tenant (``admin`` implies every scope).
+FIRST_KEY_SCOPES = [*DEFAULT_SCOPES, "admin"]
 
 
 @dataclass
@@ -21,9 +52,32 @@ class IssuedKey:
     full_key: str
 
 
+@dataclass
+class TenantWrite:
+    """Result of :func:`tenant_upsert`. ``issued`` is set when a first key was created."""
+
+    tenant: Tenant
+    created: bool
+    issued: IssuedKey | None
+
+
+def _full_clean(instance: Tenant | ApiKey) -> None:
+    """Model validation as a field-named 400 (the model validators are the one source of
+    truth for hours, holidays, timezone and scopes)."""
+    try:
+        instance.full_clean()
+    except ValidationError as exc:
+        raise ApiError(
+            "Invalid input: " + ", ".join(sorted(exc.message_dict)) + ".",
+            code="validation_error",
+            fields=exc.message_dict,
+        ) from None
+
+
 def api_key_create(
     *, tenant: Tenant, name: str, scopes: list[str] | None = None, expires_at: dt.datetime | None = None
 ) -> IssuedKey:
+    """Create a key; the returned ``full_key`` is never stored (only its hash is)."""
     full_key, prefix, secret_hash = keys.generate()
     api_key = ApiKey(
         tenant=tenant,
@@ -33,20 +87,30 @@ def api_key_create(
         scopes=list(scopes) if scopes else list(DEFAULT_SCOPES),
         expires_at=expires_at,
     )
-    api_key.full_clean()
+    _full_clean(api_key)
     api_key.save()
     return IssuedKey(api_key=api_key, full_key=full_key)
 
 
 @transaction.atomic
 def api_key_rotate(*, api_key: ApiKey, grace_seconds: int | None = None) -> IssuedKey:
-    """Issue a replacement with the same name and scopes; the old key keeps working for
-    ``API_KEY_ROTATION_GRACE_SECONDS`` (default 24 h) so deployed clients can switch."""
+    """Issue a replacement with the same name, scopes and expiry; the old key keeps
+    working for ``API_KEY_ROTATION_GRACE_SECONDS`` (default 24 h) so deployed clients can
+    switch, then expires. A revoked, expired or already rotated key cannot be rotated
+    (409): rotating twice would leave two live successors."""
+    api_key = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    if api_key.revoked_at is not None:
+        raise Conflict("This key is revoked; create a new one instead.", code="key_revoked")
+    if api_key.rotated_to_id is not None:
+        raise Conflict("This key was already rotated.", code="key_already_rotated")
+    now = timezone.now()
+    if api_key.expires_at is not None and api_key.expires_at <= now:
+        raise Conflict("This key has expired; create a new one instead.", code="key_expired")
     grace = settings.API_KEY_ROTATION_GRACE_SECONDS if grace_seconds is None else grace_seconds
     issued = api_key_create(
         tenant=api_key.tenant, name=api_key.name, scopes=api_key.scopes, expires_at=api_key.expires_at
     )
-    old_until = timezone.now() + dt.timedelta(seconds=grace)
+    old_until = now + dt.timedelta(seconds=grace)
     if api_key.expires_at is None or api_key.expires_at > old_until:
         api_key.expires_at = old_until
     api_key.rotated_to = issued.api_key
@@ -55,7 +119,54 @@ def api_key_rotate(*, api_key: ApiKey, grace_seconds: int | None = None) -> Issu
 
 
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
-    if api_key.revoked_at is None:
-        api_key.revoked_at = timezone.now()
-        api_key.save(update_fields=["revoked_at"])
+    """Revoke at once (idempotent: revoking twice keeps the first time)."""
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    api_key.refresh_from_db(fields=["revoked_at"])
     return api_key
+
+
+@transaction.atomic
+def tenant_upsert(*, tenant_id: str, data: dict[str, Any], by_platform: bool) -> TenantWrite:
+    """Create or update the tenant ``tenant_id`` with the settings in ``data``.
+
+    Only the platform may create a tenant or change ``PLATFORM_ONLY_FIELDS``; a tenant's
+    own admin key changing one of them gets 403 naming the field. Fields absent from
+    ``data`` keep their value. When the tenant has no key at all yet (a new tenant, or
+    one created in the admin without keys), a first key with every scope is issued and
+    returned once.
+    """
+    unknown = sorted(set(data) - set(SETTINGS_FIELDS))
+    if unknown:
+        raise ApiError(
+            f"Unknown settings: {', '.join(unknown)}.",
+            code="validation_error",
+            fields={name: ["Unknown field."] for name in unknown},
+        )
+    if not by_platform:
+        forbidden = [name for name in PLATFORM_ONLY_FIELDS if name in data]
+        if forbidden:
+            raise ApiError(
+                f"Only the platform may change {', '.join(forbidden)}.",
+                code="permission_denied",
+                status_code=403,
+                fields={name: ["Only the platform may change this field."] for name in forbidden},
+            )
+    tenant = Tenant.objects.select_for_update().filter(pk=tenant_id).first()
+    created = tenant is None
+    if created:
+        if not by_platform:
+            raise ApiError("Only the platform may create tenants.", code="permission_denied", status_code=403)
+        if not data.get("name"):
+            raise ApiError("Invalid input: name.", code="validation_error", fields={"name": ["Required on create."]})
+        tenant = Tenant(id=tenant_id)
+    for name, value in data.items():
+        setattr(tenant, name, value)
+    _full_clean(tenant)
+    # Store the normalised form (sorted ranges, sorted unique holidays).
+    tenant.working_hours = hours.validate_working_hours(tenant.working_hours)
+    tenant.holidays = hours.validate_holidays(tenant.holidays)
+    tenant.save()
+    issued = None
+    if not tenant.api_keys.exists():
+        issued = api_key_create(tenant=tenant, name="first key", scopes=FIRST_KEY_SCOPES)
+    return TenantWrite(tenant=tenant, created=created, issued=issued)

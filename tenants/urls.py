@@ -1,3 +1,12 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from tenants import views
+
+urlpatterns = [
+    path("tenants/<str:tenant_id>/settings", views.TenantSettingsView.as_view(), name="tenant-settings"),
+    path("tenants/<str:tenant_id>/keys", views.ApiKeyListCreateView.as_view(), name="tenant-keys"),
+    path("tenants/<str:tenant_id>/keys/<int:key_id>/rotate", views.ApiKeyRotateView.as_view(),
+         name="tenant-key-rotate"),
+    path("tenants/<str:tenant_id>/keys/<int:key_id>/revoke", views.ApiKeyRevokeView.as_view(),
+         name="tenant-key-revoke"),
+]
