@@ -9,11 +9,28 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
 
+from siganteng.errors import error_body
 from siganteng.models import ClusterHeartbeat
 
 HEARTBEAT_MAX_AGE_SECONDS = 180
+
+
+def require_GET(view):
+    """Like Django's, but a wrong method gets the API error shape (405 with Allow)."""
+
+    def wrapped(request: HttpRequest, *args, **kwargs):
+        if request.method not in ("GET", "HEAD"):
+            response = JsonResponse(
+                error_body("method_not_allowed", f'Method "{request.method}" not allowed.'), status=405
+            )
+            response["Allow"] = "GET, HEAD"
+            return response
+        return view(request, *args, **kwargs)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
 
 
 @require_GET
@@ -73,5 +90,4 @@ def readyz(request: HttpRequest) -> JsonResponse:
         "cluster": _check(_cluster),
     }
     ready = all(c["ok"] for c in checks.values())
-    return JsonResponse({"status": "ready" if ready else "unavailable", "checks": checks},
-                        status=200 if ready else 503)
+    return JsonResponse({"status": "ready" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)

@@ -54,7 +54,7 @@ def validate_working_hours(hours: object) -> dict[str, list[list[str]]]:
         parsed = []
         for rng in ranges:
             if not (isinstance(rng, (list, tuple)) and len(rng) == 2):
-                raise HoursError(f"{day}: each range must be [\"HH:MM\", \"HH:MM\"]")
+                raise HoursError(f'{day}: each range must be ["HH:MM", "HH:MM"]')
             start, end = _parse_time(rng[0]), _parse_time(rng[1])
             if start is None:
                 raise HoursError(f"{day}: a range cannot start at 24:00")
@@ -64,7 +64,7 @@ def validate_working_hours(hours: object) -> dict[str, list[list[str]]]:
                 raise HoursError(f"{day}: range {rng[0]}-{rng[1]} ends before it starts")
             parsed.append((start_minutes, end_minutes, [rng[0], rng[1]]))
         parsed.sort()
-        for (s1, e1, r1), (s2, _e2, r2) in zip(parsed, parsed[1:], strict=False):
+        for (_s1, e1, r1), (s2, _e2, r2) in zip(parsed, parsed[1:], strict=False):
             if s2 < e1:
                 raise HoursError(f"{day}: ranges {r1[0]}-{r1[1]} and {r2[0]}-{r2[1]} overlap")
         normal[day] = [r for _s, _e, r in parsed]
@@ -118,14 +118,12 @@ def is_open(at: dt.datetime, *, tz_name: str, hours: dict, holidays: list[str]) 
     tz = validate_timezone(tz_name)
     local = at.astimezone(tz)
     minute = local.hour * 60 + local.minute + local.second / 60
-    for start, end in _minutes_ranges(hours, local.date(), set(holidays)):
-        if start <= minute < end:
-            return True
-    return False
+    return any(start <= minute < end for start, end in _minutes_ranges(hours, local.date(), set(holidays)))
 
 
-def next_opening(after: dt.datetime, *, tz_name: str, hours: dict, holidays: list[str],
-                 horizon_days: int = 400) -> dt.datetime | None:
+def next_opening(
+    after: dt.datetime, *, tz_name: str, hours: dict, holidays: list[str], horizon_days: int = 400
+) -> dt.datetime | None:
     """The first instant at or after ``after`` when the business is open.
 
     Returns ``after`` itself when already open, ``None`` when no opening exists within

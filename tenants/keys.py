@@ -32,8 +32,8 @@ def parse(full_key: str) -> tuple[str, str] | None:
     """``sgt_<prefix>_<secret>`` → ``(prefix, secret)``, or ``None`` if malformed."""
     if not full_key.startswith(KEY_PREFIX):
         return None
-    rest = full_key[len(KEY_PREFIX):]
-    prefix, sep, secret = rest[:PREFIX_LENGTH], rest[PREFIX_LENGTH:PREFIX_LENGTH + 1], rest[PREFIX_LENGTH + 1:]
+    rest = full_key[len(KEY_PREFIX) :]
+    prefix, sep, secret = rest[:PREFIX_LENGTH], rest[PREFIX_LENGTH : PREFIX_LENGTH + 1], rest[PREFIX_LENGTH + 1 :]
     if sep != "_" or len(prefix) != PREFIX_LENGTH or len(secret) < 20 or len(secret) > 128:
         return None
     if any(c not in _PREFIX_ALPHABET for c in prefix):

@@ -56,11 +56,14 @@ class Tenant(models.Model):
     locale = models.CharField(max_length=16, default="id", help_text="BCP 47 language, e.g. 'id' or 'en'.")
     timezone = models.CharField(max_length=64, default="Asia/Jakarta", validators=[_validate_tz])
     working_hours = models.JSONField(
-        default=dict, blank=True, validators=[_validate_hours],
+        default=dict,
+        blank=True,
+        validators=[_validate_hours],
         help_text='Per weekday, several ranges a day: {"mon": [["09:00", "12:00"], ["13:00", "17:00"]]}.',
     )
-    holidays = models.JSONField(default=list, blank=True, validators=[_validate_holidays],
-                                help_text='Closed dates: ["2026-12-25"].')
+    holidays = models.JSONField(
+        default=list, blank=True, validators=[_validate_holidays], help_text='Closed dates: ["2026-12-25"].'
+    )
     after_hours_message = models.TextField(blank=True)
 
     llm_provider = models.CharField(max_length=32, choices=llm_choices(), default="extractive")
@@ -74,8 +77,9 @@ class Tenant(models.Model):
     monthly_token_budget = models.PositiveBigIntegerField(
         null=True, blank=True, help_text="Tokens per calendar month (UTC); empty means unlimited."
     )
-    webhook_secret = models.CharField(max_length=80, default=webhooks.new_secret,
-                                      help_text="Signs outbound webhooks (Standard Webhooks).")
+    webhook_secret = models.CharField(
+        max_length=80, default=webhooks.new_secret, help_text="Signs outbound webhooks (Standard Webhooks)."
+    )
 
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -88,12 +92,14 @@ class Tenant(models.Model):
         return f"{self.name} ({self.id})"
 
     def is_open(self, at: dt.datetime | None = None) -> bool:
-        return hours.is_open(at or timezone.now(), tz_name=self.timezone,
-                             hours=self.working_hours, holidays=self.holidays)
+        return hours.is_open(
+            at or timezone.now(), tz_name=self.timezone, hours=self.working_hours, holidays=self.holidays
+        )
 
     def next_opening(self, after: dt.datetime | None = None) -> dt.datetime | None:
-        return hours.next_opening(after or timezone.now(), tz_name=self.timezone,
-                                  hours=self.working_hours, holidays=self.holidays)
+        return hours.next_opening(
+            after or timezone.now(), tz_name=self.timezone, hours=self.working_hours, holidays=self.holidays
+        )
 
 
 class ApiKey(models.Model):
@@ -111,8 +117,9 @@ class ApiKey(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    rotated_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="rotated_from", editable=False)
+    rotated_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="rotated_from", editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -63,10 +63,10 @@ class TenantSettingsInputSerializer(serializers.Serializer):
     llm_fallback_provider = serializers.ChoiceField(choices=llm_choices(), required=False, allow_blank=True)
     llm_fallback_model = serializers.CharField(max_length=100, required=False, allow_blank=True)
     max_bubbles = serializers.IntegerField(min_value=1, max_value=20, required=False)
-    rate_limit_per_minute = serializers.IntegerField(min_value=1, required=False,
-                                                     help_text="Platform only.")
-    monthly_token_budget = serializers.IntegerField(min_value=0, required=False, allow_null=True,
-                                                    help_text="Platform only. Null means unlimited.")
+    rate_limit_per_minute = serializers.IntegerField(min_value=1, required=False, help_text="Platform only.")
+    monthly_token_budget = serializers.IntegerField(
+        min_value=0, required=False, allow_null=True, help_text="Platform only. Null means unlimited."
+    )
     is_active = serializers.BooleanField(required=False, help_text="Platform only.")
 
     def validate(self, attrs):
@@ -83,11 +83,29 @@ class TenantSettingsOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Tenant
         fields = [
-            "id", "name", "persona", "sop", "locale", "timezone", "working_hours", "holidays",
-            "after_hours_message", "llm_provider", "llm_model", "llm_temperature",
-            "llm_fallback_provider", "llm_fallback_model", "max_bubbles", "rate_limit_per_minute",
-            "monthly_token_budget", "is_active", "webhook_secret", "is_open_now", "next_opening",
-            "created_at", "updated_at",
+            "id",
+            "name",
+            "persona",
+            "sop",
+            "locale",
+            "timezone",
+            "working_hours",
+            "holidays",
+            "after_hours_message",
+            "llm_provider",
+            "llm_model",
+            "llm_temperature",
+            "llm_fallback_provider",
+            "llm_fallback_model",
+            "max_bubbles",
+            "rate_limit_per_minute",
+            "monthly_token_budget",
+            "is_active",
+            "webhook_secret",
+            "is_open_now",
+            "next_opening",
+            "created_at",
+            "updated_at",
         ]
 
     def get_is_open_now(self, obj: Tenant) -> bool:
@@ -106,8 +124,18 @@ class ApiKeyOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ApiKey
-        fields = ["id", "name", "prefix", "scopes", "status", "expires_at", "revoked_at",
-                  "last_used_at", "rotated_to", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "scopes",
+            "status",
+            "expires_at",
+            "revoked_at",
+            "last_used_at",
+            "rotated_to",
+            "created_at",
+        ]
 
 
 class IssuedKeySerializer(ApiKeyOutputSerializer):
@@ -120,8 +148,9 @@ class IssuedKeySerializer(ApiKeyOutputSerializer):
 
 
 class TenantWriteOutputSerializer(TenantSettingsOutputSerializer):
-    api_key = IssuedKeySerializer(allow_null=True, read_only=True,
-                                  help_text="Set only when this request issued the tenant's first key.")
+    api_key = IssuedKeySerializer(
+        allow_null=True, read_only=True, help_text="Set only when this request issued the tenant's first key."
+    )
 
     class Meta(TenantSettingsOutputSerializer.Meta):
         fields = [*TenantSettingsOutputSerializer.Meta.fields, "api_key"]
@@ -129,8 +158,12 @@ class TenantWriteOutputSerializer(TenantSettingsOutputSerializer):
 
 class ApiKeyCreateInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    scopes = serializers.ListField(child=serializers.ChoiceField(choices=SCOPES), min_length=1, required=False,
-                                   help_text="Default: chat, knowledge, jobs, followups.")
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=SCOPES),
+        min_length=1,
+        required=False,
+        help_text="Default: chat, knowledge, jobs, followups.",
+    )
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
 
     def validate_expires_at(self, value):

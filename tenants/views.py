@@ -41,8 +41,9 @@ def _issued_data(issued: services.IssuedKey) -> dict:
 class TenantSettingsView(APIView):
     required_scope = "admin"
 
-    @extend_schema(operation_id="tenant_settings_get", tags=["tenants"],
-                   responses={200: TenantSettingsOutputSerializer, **ERRORS})
+    @extend_schema(
+        operation_id="tenant_settings_get", tags=["tenants"], responses={200: TenantSettingsOutputSerializer, **ERRORS}
+    )
     def get(self, request: Request, tenant_id: str) -> Response:
         tenant = selectors.tenant_for_principal(principal=request.user, tenant_id=tenant_id)
         return Response(TenantSettingsOutputSerializer(tenant).data)
@@ -75,17 +76,22 @@ class TenantSettingsView(APIView):
 class ApiKeyListCreateView(APIView):
     required_scope = "admin"
 
-    @extend_schema(operation_id="tenant_keys_list", tags=["tenants"],
-                   responses={200: ApiKeyOutputSerializer(many=True), **ERRORS})
+    @extend_schema(
+        operation_id="tenant_keys_list", tags=["tenants"], responses={200: ApiKeyOutputSerializer(many=True), **ERRORS}
+    )
     def get(self, request: Request, tenant_id: str) -> Response:
         tenant = selectors.tenant_for_principal(principal=request.user, tenant_id=tenant_id)
         paginator = CreatedCursorPagination()
         page = paginator.paginate_queryset(selectors.api_key_list(tenant=tenant), request, view=self)
         return paginator.get_paginated_response(ApiKeyOutputSerializer(page, many=True).data)
 
-    @extend_schema(operation_id="tenant_keys_create", tags=["tenants"], request=ApiKeyCreateInputSerializer,
-                   responses={201: IssuedKeySerializer, **ERRORS},
-                   description="Create a key. The response's `key` is the full secret, shown this once.")
+    @extend_schema(
+        operation_id="tenant_keys_create",
+        tags=["tenants"],
+        request=ApiKeyCreateInputSerializer,
+        responses={201: IssuedKeySerializer, **ERRORS},
+        description="Create a key. The response's `key` is the full secret, shown this once.",
+    )
     def post(self, request: Request, tenant_id: str) -> Response:
         tenant = selectors.tenant_for_principal(principal=request.user, tenant_id=tenant_id)
         serializer = ApiKeyCreateInputSerializer(data=request.data)
@@ -98,7 +104,9 @@ class ApiKeyRotateView(APIView):
     required_scope = "admin"
 
     @extend_schema(
-        operation_id="tenant_keys_rotate", tags=["tenants"], request=None,
+        operation_id="tenant_keys_rotate",
+        tags=["tenants"],
+        request=None,
         responses={201: ApiKeyRotateOutputSerializer, 409: OpenApiResponse(ErrorSerializer), **ERRORS},
         description=(
             "Issue a replacement key (same name, scopes and expiry). The old key keeps working for the "
@@ -119,9 +127,13 @@ class ApiKeyRotateView(APIView):
 class ApiKeyRevokeView(APIView):
     required_scope = "admin"
 
-    @extend_schema(operation_id="tenant_keys_revoke", tags=["tenants"], request=None,
-                   responses={200: ApiKeyOutputSerializer, **ERRORS},
-                   description="Revoke a key at once. Revoking a revoked key changes nothing.")
+    @extend_schema(
+        operation_id="tenant_keys_revoke",
+        tags=["tenants"],
+        request=None,
+        responses={200: ApiKeyOutputSerializer, **ERRORS},
+        description="Revoke a key at once. Revoking a revoked key changes nothing.",
+    )
     def post(self, request: Request, tenant_id: str, key_id: int) -> Response:
         tenant = selectors.tenant_for_principal(principal=request.user, tenant_id=tenant_id)
         api_key = services.api_key_revoke(api_key=selectors.api_key_get(tenant=tenant, key_id=key_id))

@@ -33,8 +33,14 @@ def _assert_error(resp, status: int, code: str | None = None) -> dict:
 def test_it_creates_a_tenant_with_the_platform_key_and_returns_a_first_key_once(platform_client):
     resp = platform_client.put(
         "/api/v1/tenants/toko-budi/settings",
-        {"name": "Toko Budi", "persona": "Ramah.", "working_hours": HOURS, "holidays": ["2026-12-25"],
-         "timezone": "Asia/Jakarta", "rate_limit_per_minute": 30},
+        {
+            "name": "Toko Budi",
+            "persona": "Ramah.",
+            "working_hours": HOURS,
+            "holidays": ["2026-12-25"],
+            "timezone": "Asia/Jakarta",
+            "rate_limit_per_minute": 30,
+        },
         format="json",
     )
     assert resp.status_code == 201, resp.content
@@ -94,7 +100,9 @@ def test_it_names_the_bad_field(platform_client, tenant, payload, field):
     assert field in err["fields"], err
     after = Tenant.objects.get(pk=tenant.pk)
     assert (after.working_hours, after.holidays, after.timezone) == (
-        before.working_hours, before.holidays, before.timezone
+        before.working_hours,
+        before.holidays,
+        before.timezone,
     )
     assert not ApiKey.objects.filter(tenant=tenant).exists()  # nothing written, not even a first key
 
@@ -103,9 +111,17 @@ def test_it_names_the_bad_field(platform_client, tenant, payload, field):
 def test_it_lets_a_tenant_admin_key_edit_its_own_persona_but_not_its_limits(client_a, tenant):
     ok = client_a.put(
         f"/api/v1/tenants/{tenant.pk}/settings",
-        {"persona": "Baru", "sop": "SOP baru", "locale": "id", "timezone": "Europe/Amsterdam",
-         "working_hours": HOURS, "holidays": [], "after_hours_message": "Tutup", "llm_provider": "openai",
-         "max_bubbles": 3},
+        {
+            "persona": "Baru",
+            "sop": "SOP baru",
+            "locale": "id",
+            "timezone": "Europe/Amsterdam",
+            "working_hours": HOURS,
+            "holidays": [],
+            "after_hours_message": "Tutup",
+            "llm_provider": "openai",
+            "max_bubbles": 3,
+        },
         format="json",
     )
     assert ok.status_code == 200, ok.content
@@ -181,8 +197,7 @@ def test_it_answers_404_for_unknown_tenants_and_keys_to_the_platform(platform_cl
 @pytest.mark.django_db
 def test_it_creates_lists_rotates_and_revokes_keys(client_a, tenant, settings):
     settings.API_KEY_ROTATION_GRACE_SECONDS = 3600
-    created = client_a.post(f"/api/v1/tenants/{tenant.pk}/keys", {"name": "ci", "scopes": ["knowledge"]},
-                            format="json")
+    created = client_a.post(f"/api/v1/tenants/{tenant.pk}/keys", {"name": "ci", "scopes": ["knowledge"]}, format="json")
     assert created.status_code == 201, created.content
     new = created.json()
     assert new["scopes"] == ["knowledge"] and new["status"] == "active"
