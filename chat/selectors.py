@@ -1,0 +1,68 @@
+"""Reads for the chat app: conversations, history, tools, usage."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from chat.models import Conversation, Message, Tool, UsageDaily
+from siganteng.ai.base import ChatMessage, estimate_tokens
+from tenants.models import Tenant
+
+#: Never load more rows than this for history, whatever the token budget.
+HISTORY_MAX_ROWS = 50
+#: Per-message overhead (role, separators) counted against the budget.
+MESSAGE_OVERHEAD_TOKENS = 4
+
+
+def conversation_list(
+    *, tenant: Tenant, user_id: str | None = None, channel: str | None = None
+) -> QuerySet[Conversation]:
+    qs = Conversation.objects.filter(tenant=tenant)
+    if user_id:
+        qs = qs.filter(user_id=user_id)
+    if channel:
+        qs = qs.filter(channel=channel)
+    return qs
+
+
+def message_list(*, conversation: Conversation) -> QuerySet[Message]:
+    return Message.objects.filter(tenant_id=conversation.tenant_id, conversation=conversation)
+
+
+def conversation_find(*, tenant: Tenant, user_id: str, channel: str, channel_ref=None) -> Conversation | None:
+    """The most recently active conversation of ``user_id`` on ``channel``."""
+    qs = Conversation.objects.filter(tenant=tenant, user_id=user_id, channel=channel)
+    if channel_ref is not None:
+        qs = qs.filter(channel_ref=channel_ref)
+    return qs.order_by("-updated_at").first()
+
+
+def history(*, conversation: Conversation, token_budget: int) -> list[ChatMessage]:
+    """The newest user/assistant turns that fit ``token_budget`` (estimated), oldest first.
+
+    Whole messages only: a message that does not fit ends the history (older turns matter
+    less than a coherent recent exchange)."""
+    rows = (
+        Message.objects.filter(conversation=conversation, role__in=("user", "assistant"))
+        .order_by("-created_at", "-pk")
+        .values_list("role", "content")[:HISTORY_MAX_ROWS]
+    )
+    picked: list[ChatMessage] = []
+    used = 0
+    for role, content in rows:
+        cost = estimate_tokens(content) + MESSAGE_OVERHEAD_TOKENS
+        if used + cost > token_budget:
+            break
+        used += cost
+        picked.append(ChatMessage(role=role, content=content))
+    picked.reverse()
+    return picked
+
+
+def tool_list(*, tenant: Tenant, enabled_only: bool = False) -> QuerySet[Tool]:
+    qs = Tool.objects.filter(tenant=tenant)
+    return qs.filter(enabled=True) if enabled_only else qs
+
+
+def usage_list(*, tenant: Tenant) -> QuerySet[UsageDaily]:
+    return UsageDaily.objects.filter(tenant=tenant)

@@ -1,0 +1,568 @@
+"""Chat operations: answer a customer message, compose a staff-instructed message, tools.
+
+:func:`reply` is the orchestrator every entry point uses (the chat API, its stream, the
+OpenAI-compatible endpoint, the channel webhooks): spend gate → retrieval → prompt →
+LLM (with up to ``CHAT_MAX_TOOL_STEPS`` rounds of tool calls) → bubbles → one
+transaction writing the user Message, the assistant Message (tokens, cost, latency,
+the prompt that was sent, timings) and the daily usage roll-up.
+
+Nothing is written when the reply fails (budget, provider error): the caller gets an
+:class:`~siganteng.errors.ApiError` and may retry the same message.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import jsonschema
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from chat import bubbles as bubble_splitter
+from chat import prompt as prompt_builder
+from chat import selectors, tools, usage
+from chat.models import CONVERSATION_CHANNELS, Channel, Conversation, Message, Tool
+from chat.prompt import ChannelRules
+from siganteng.ai import llm
+from siganteng.ai.base import ChatMessage, ContextPassage, LLMRequest, LLMResponse, ProviderError, Usage
+from siganteng.errors import ApiError, Conflict, field_error
+from tenants.models import Tenant
+
+CHANNELS = tuple(c for c, _ in CONVERSATION_CHANNELS)
+
+
+@dataclass
+class ReplyResult:
+    """One answered turn. ``message`` is the stored assistant Message."""
+
+    conversation: Conversation
+    message: Message
+    bubbles: list[str]
+    sources: list[dict]
+    usage: dict
+    provider: str
+    model: str
+    user_message: Message | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    prompt: dict = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.message.content
+
+
+@dataclass
+class Delta:
+    """A piece of streamed text."""
+
+    text: str
+
+
+def channel_rules(channel: str) -> ChannelRules:
+    """Max characters per bubble and formatting notes for ``channel``."""
+    return prompt_builder.channel_rules(channel)
+
+
+# --- retrieval -----------------------------------------------------------------------
+
+
+def _retrieve(tenant: Tenant, query: str) -> tuple[list[ContextPassage], dict[str, str]]:
+    """Passages for ``query`` and their documents' external ids (by passage id)."""
+    from knowledge import services as knowledge_services  # the knowledge app's public interface
+
+    k = settings.CHAT_RETRIEVAL_K
+    if k <= 0 or not query.strip():
+        return [], {}
+    hits = knowledge_services.search(tenant=tenant, query=query, k=k)
+    passages = [
+        ContextPassage(
+            id=str(h.chunk_id), document_id=str(h.document_id), title=h.title, text=h.text, score=float(h.score)
+        )
+        for h in hits
+    ]
+    return passages, {str(h.chunk_id): h.external_id for h in hits}
+
+
+def _sources(passages: list[ContextPassage], cited: list[str], external_ids: dict[str, str]) -> list[dict]:
+    return [
+        {
+            "id": p.id,
+            "document_id": p.document_id,
+            "external_id": external_ids.get(p.id, ""),
+            "title": p.title,
+            "score": round(p.score, 6),
+            "cited": p.id in cited,
+            "text": p.text[:300],
+        }
+        for p in passages
+    ]
+
+
+# --- the turn ------------------------------------------------------------------------
+
+
+@dataclass
+class _Turn:
+    tenant: Tenant
+    conversation: Conversation | None
+    user_id: str
+    channel: str
+    channel_ref: Channel | None
+    locale: str
+    text: str
+    external_id: str
+    max_chars: int | None
+    history: list[ChatMessage] | None
+    caller_instructions: str
+    instruction: str = ""  # compose(): the staff instruction (no user message is stored)
+
+
+def _validate(*, tenant: Tenant, user_id: str, channel: str, text: str, conversation: Conversation | None) -> None:
+    if channel not in CHANNELS:
+        raise field_error("channel", f"Unknown channel {channel!r}; one of {', '.join(CHANNELS)}.")
+    if not text.strip():
+        raise field_error("messages", "The last message must have non-empty content.")
+    if not user_id.strip() and conversation is None:
+        raise field_error("user_id", "This field is required.")
+    if conversation is not None and conversation.tenant_id != tenant.pk:
+        raise ApiError("Not found.", code="not_found", status_code=404)
+
+
+def _request(
+    turn: _Turn, prompt: prompt_builder.Prompt, messages: list[ChatMessage], *, with_tools: bool, tool_specs: list
+) -> LLMRequest:
+    tenant = turn.tenant
+    return LLMRequest(
+        model=tenant.llm_model,
+        system=prompt.system,
+        messages=messages,
+        tools=tool_specs if with_tools else [],
+        temperature=tenant.llm_temperature,
+        passages=prompt.passages,
+        locale=turn.locale,
+    )
+
+
+def _call_llm(request: LLMRequest, tenant: Tenant, *, stream: bool) -> Iterator[Delta | LLMResponse]:
+    """One LLM call through the entry point; yields deltas (stream) and then the response."""
+    kwargs = {
+        "provider": tenant.llm_provider,
+        "fallback": tenant.llm_fallback_provider or None,
+        "fallback_model": tenant.llm_fallback_model or None,
+    }
+    if not stream:
+        yield llm.generate(request, **kwargs)
+        return
+    for event in llm.stream(request, **kwargs):
+        if event.kind == "delta" and event.text:
+            yield Delta(event.text)
+        elif event.kind == "done" and event.response is not None:
+            yield event.response
+
+
+def _provider_failure(exc: ProviderError) -> ApiError:
+    return ApiError(
+        f"The language model failed: {exc}",
+        code="provider_error" if exc.permanent else "provider_unavailable",
+        status_code=502 if exc.permanent else 503,
+    )
+
+
+def _run(turn: _Turn, *, stream: bool) -> Iterator[Delta | ReplyResult]:
+    """The orchestration; yields text deltas (when streaming) and finally the ReplyResult."""
+    started = time.perf_counter()
+    tenant = turn.tenant
+    timings = {"retrieval_ms": 0.0, "provider_ms": 0.0, "tools_ms": 0.0}
+
+    usage.check_budget(tenant)
+
+    conversation = turn.conversation
+    if conversation is None:
+        conversation = selectors.conversation_find(
+            tenant=tenant, user_id=turn.user_id, channel=turn.channel, channel_ref=turn.channel_ref
+        )
+    if turn.history is not None:
+        history = turn.history
+    elif conversation is not None:
+        history = selectors.history(conversation=conversation, token_budget=settings.CHAT_HISTORY_TOKENS)
+    else:
+        history = []
+
+    t = time.perf_counter()
+    query = turn.instruction or turn.text
+    passages, external_ids = _retrieve(tenant, query)
+    timings["retrieval_ms"] = (time.perf_counter() - t) * 1000
+
+    prompt = prompt_builder.build(
+        tenant=tenant,
+        channel=turn.channel,
+        locale=turn.locale,
+        passages=passages,
+        history=history,
+        user_text=turn.text,
+        caller_instructions=turn.caller_instructions,
+        max_chars=turn.max_chars,
+    )
+    tool_rows = {t.name: t for t in selectors.tool_list(tenant=tenant, enabled_only=True)}
+    tool_specs = [tools.spec(t) for t in tool_rows.values()]
+
+    messages = list(prompt.messages)
+    total = Usage()
+    tool_log: list[dict] = []
+    response: LLMResponse | None = None
+    max_steps = settings.CHAT_MAX_TOOL_STEPS
+    step = 0
+    while True:
+        with_tools = bool(tool_specs) and step < max_steps
+        request = _request(turn, prompt, messages, with_tools=with_tools, tool_specs=tool_specs)
+        if step > 0:
+            usage.check_budget(tenant)
+        t = time.perf_counter()
+        try:
+            calls = _call_llm(request, tenant, stream=stream)
+            while True:
+                try:
+                    item = next(calls)
+                except StopIteration:
+                    break
+                if isinstance(item, Delta):
+                    timings["provider_ms"] += (time.perf_counter() - t) * 1000
+                    yield item
+                    t = time.perf_counter()
+                else:
+                    response = item
+        except ProviderError as exc:
+            raise _provider_failure(exc) from exc
+        timings["provider_ms"] += (time.perf_counter() - t) * 1000
+        if response is None:
+            raise ApiError("The language model returned no response.", code="provider_error", status_code=502)
+        total = Usage(
+            total.input_tokens + response.usage.input_tokens, total.output_tokens + response.usage.output_tokens
+        )
+        if not (with_tools and response.tool_calls):
+            break
+        step += 1
+        messages.append(ChatMessage(role="assistant", content=response.text, tool_calls=response.tool_calls))
+        t = time.perf_counter()
+        for tool_call in response.tool_calls:
+            outcome = tools.call(
+                tool_rows.get(tool_call.name),
+                tool_call,
+                tenant_id=tenant.pk,
+                conversation_id=str(conversation.pk) if conversation else "",
+            )
+            tool_log.append(outcome.as_dict())
+            messages.append(
+                ChatMessage(role="tool", content=outcome.result, tool_call_id=tool_call.id, name=tool_call.name)
+            )
+        timings["tools_ms"] += (time.perf_counter() - t) * 1000
+
+    rules = channel_rules(turn.channel)
+    text = response.text.strip()
+    bubble_list = bubble_splitter.split(text, limit=turn.max_chars or rules.max_chars, max_bubbles=tenant.max_bubbles)
+    cost = usage.cost_for(response.model, total)
+    sources = _sources(passages, response.citations, external_ids)
+    result = _persist(
+        turn, conversation, response, text, bubble_list, sources, total, cost, prompt, tool_log, timings, started
+    )
+    yield result
+
+
+def _persist(
+    turn: _Turn,
+    conversation: Conversation | None,
+    response: LLMResponse,
+    text: str,
+    bubble_list: list[str],
+    sources: list[dict],
+    total: Usage,
+    cost: Decimal,
+    prompt: prompt_builder.Prompt,
+    tool_log: list[dict],
+    timings: dict[str, float],
+    started: float,
+) -> ReplyResult:
+    tenant = turn.tenant
+    now = timezone.now()
+    with transaction.atomic():
+        if conversation is None:
+            conversation = Conversation.objects.create(
+                tenant=tenant,
+                user_id=turn.user_id,
+                channel=turn.channel,
+                channel_ref=turn.channel_ref,
+                locale=turn.locale,
+            )
+        user_message = None
+        if not turn.instruction:
+            user_message = Message.objects.create(
+                tenant=tenant,
+                conversation=conversation,
+                role="user",
+                content=turn.text,
+                external_id=turn.external_id,
+            )
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        timings = {k: round(v, 2) for k, v in timings.items()}
+        timings["other_ms"] = round(max(0.0, elapsed_ms - sum(timings.values())), 2)
+        metadata: dict[str, Any] = {"prompt": prompt.as_dict(), "timings": timings}
+        if tool_log:
+            metadata["tool_calls"] = tool_log
+        if response.label:
+            metadata["label"] = response.label
+        if response.fallback_from:
+            metadata["fallback_from"] = response.fallback_from
+        if turn.instruction:
+            metadata["instruction"] = turn.instruction
+        message = Message.objects.create(
+            tenant=tenant,
+            conversation=conversation,
+            role="assistant",
+            content=text,
+            bubbles=bubble_list,
+            sources=sources,
+            provider=response.provider,
+            model=response.model,
+            tokens_in=total.input_tokens,
+            tokens_out=total.output_tokens,
+            cost=cost,
+            latency_ms=int(elapsed_ms),
+            metadata=metadata,
+        )
+        updates: dict[str, Any] = {"updated_at": now}
+        if user_message is not None:
+            updates["last_customer_message_at"] = now
+        if turn.locale and conversation.locale != turn.locale:
+            updates["locale"] = turn.locale
+        Conversation.objects.filter(pk=conversation.pk).update(**updates)
+        for key, value in updates.items():
+            setattr(conversation, key, value)
+        usage.usage_record(tenant=tenant, provider=response.provider, model=response.model, usage=total, cost=cost)
+    usage_dict = {
+        "input_tokens": total.input_tokens,
+        "output_tokens": total.output_tokens,
+        "total_tokens": total.total_tokens,
+        "cost": str(cost),
+        "latency_ms": message.latency_ms,
+    }
+    if response.label:
+        usage_dict["label"] = response.label
+    return ReplyResult(
+        conversation=conversation,
+        message=message,
+        bubbles=bubble_list,
+        sources=sources,
+        usage=usage_dict,
+        provider=response.provider,
+        model=response.model,
+        user_message=user_message,
+        timings=timings,
+        prompt=metadata["prompt"],
+    )
+
+
+def _turn(
+    *,
+    tenant: Tenant,
+    user_id: str,
+    channel: str,
+    text: str,
+    conversation: Conversation | None,
+    channel_ref: Channel | None,
+    locale: str | None,
+    external_id: str,
+    max_chars: int | None,
+    history: list[ChatMessage] | None,
+    caller_instructions: str,
+) -> _Turn:
+    if conversation is not None:
+        user_id = user_id or conversation.user_id
+        channel = conversation.channel
+        channel_ref = channel_ref or conversation.channel_ref
+    _validate(tenant=tenant, user_id=user_id, channel=channel, text=text, conversation=conversation)
+    if max_chars is not None and max_chars < 1:
+        raise field_error("max_chars", "Must be at least 1.")
+    resolved_locale = locale or (conversation.locale if conversation else "") or tenant.locale
+    return _Turn(
+        tenant=tenant,
+        conversation=conversation,
+        user_id=user_id,
+        channel=channel,
+        channel_ref=channel_ref,
+        locale=resolved_locale,
+        text=text.strip(),
+        external_id=external_id,
+        max_chars=max_chars,
+        history=history,
+        caller_instructions=caller_instructions,
+    )
+
+
+def reply(
+    *,
+    tenant: Tenant,
+    user_id: str,
+    channel: str,
+    text: str,
+    conversation: Conversation | None = None,
+    channel_ref: Channel | None = None,
+    locale: str | None = None,
+    external_id: str = "",
+    max_chars: int | None = None,
+    history: list[ChatMessage] | None = None,
+    caller_instructions: str = "",
+) -> ReplyResult:
+    """Answer one customer message and store both sides of the turn.
+
+    The conversation is ``conversation`` or the latest of (tenant, user_id, channel
+    [, channel_ref]), opened when there is none. ``history`` replaces the stored history
+    for stateless callers that send the whole exchange (OpenAI-style). ``max_chars``
+    overrides the channel's bubble limit. Raises ApiError: 402 ``budget_exceeded``,
+    502/503 on provider failures, 400 naming the field on bad input."""
+    turn = _turn(
+        tenant=tenant,
+        user_id=user_id,
+        channel=channel,
+        text=text,
+        conversation=conversation,
+        channel_ref=channel_ref,
+        locale=locale,
+        external_id=external_id,
+        max_chars=max_chars,
+        history=history,
+        caller_instructions=caller_instructions,
+    )
+    result = None
+    for item in _run(turn, stream=False):
+        if isinstance(item, ReplyResult):
+            result = item
+    assert result is not None
+    return result
+
+
+def reply_stream(**kwargs: Any) -> Iterator[Delta | ReplyResult]:
+    """Like :func:`reply` (same arguments) but yields :class:`Delta` pieces as the model
+    writes and finally the :class:`ReplyResult` (messages are stored once the stream ends).
+
+    Validation and the spend gate run before this returns, so a refusal is an ordinary
+    error response rather than a broken stream."""
+    turn = _turn(**kwargs)
+    usage.check_budget(turn.tenant)
+    return _run(turn, stream=True)
+
+
+def compose(*, tenant: Tenant, conversation: Conversation, instruction: str) -> ReplyResult:
+    """Turn a staff instruction ("remind them about the unpaid order") into a message to the
+    customer, written by the model from the conversation's history; stored as an assistant
+    Message (no user message). Same errors as :func:`reply`."""
+    if not instruction.strip():
+        raise field_error("instruction", "This field is required.")
+    if conversation.tenant_id != tenant.pk:
+        raise ApiError("Not found.", code="not_found", status_code=404)
+    history = selectors.history(conversation=conversation, token_budget=settings.CHAT_HISTORY_TOKENS)
+    text = (
+        "[Instruction from staff, not a message from the customer] Write the next message to send to the "
+        f"customer now, following this instruction: {instruction.strip()}"
+    )
+    turn = _Turn(
+        tenant=tenant,
+        conversation=conversation,
+        user_id=conversation.user_id,
+        channel=conversation.channel,
+        channel_ref=conversation.channel_ref,
+        locale=conversation.locale or tenant.locale,
+        text=text,
+        external_id="",
+        max_chars=None,
+        history=history,
+        caller_instructions="",
+        instruction=instruction.strip(),
+    )
+    result = None
+    for item in _run(turn, stream=False):
+        if isinstance(item, ReplyResult):
+            result = item
+    assert result is not None
+    return result
+
+
+# --- tools ---------------------------------------------------------------------------
+
+TOOL_FIELDS = ("name", "description", "parameters", "url", "signing_secret", "timeout_seconds", "enabled")
+
+
+def _check_tool_fields(fields: dict[str, Any]) -> None:
+    if "parameters" in fields:
+        try:
+            tools.check_schema(fields["parameters"])
+        except jsonschema.SchemaError as exc:
+            raise field_error("parameters", f"Not a valid JSON Schema: {exc.message}") from None
+
+
+def tool_create(
+    *,
+    tenant: Tenant,
+    name: str,
+    description: str,
+    url: str,
+    parameters: dict | None = None,
+    signing_secret: str = "",
+    timeout_seconds: float = 10.0,
+    enabled: bool = True,
+) -> Tool:
+    """Register an HTTP tool. Names are unique per tenant (409 otherwise)."""
+    parameters = parameters if parameters is not None else {"type": "object", "properties": {}}
+    _check_tool_fields({"parameters": parameters})
+    try:
+        with transaction.atomic():
+            return Tool.objects.create(
+                tenant=tenant,
+                name=name,
+                description=description,
+                url=url,
+                parameters=parameters,
+                signing_secret=signing_secret,
+                timeout_seconds=timeout_seconds,
+                enabled=enabled,
+            )
+    except IntegrityError:
+        raise Conflict(f"A tool named {name!r} already exists.", fields={"name": ["Already exists."]}) from None
+
+
+def tool_update(*, tool: Tool, **fields: Any) -> Tool:
+    """Change the given fields of ``tool`` (names as in :data:`TOOL_FIELDS`)."""
+    unknown = set(fields) - set(TOOL_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown tool fields: {unknown}")
+    _check_tool_fields(fields)
+    for key, value in fields.items():
+        setattr(tool, key, value)
+    try:
+        with transaction.atomic():
+            tool.save()
+    except IntegrityError:
+        raise Conflict("A tool with this name already exists.", fields={"name": ["Already exists."]}) from None
+    return tool
+
+
+def tool_delete(*, tool: Tool) -> None:
+    tool.delete()
+
+
+__all__ = [
+    "ChannelRules",
+    "Delta",
+    "ReplyResult",
+    "channel_rules",
+    "compose",
+    "reply",
+    "reply_stream",
+    "tool_create",
+    "tool_delete",
+    "tool_update",
+]
