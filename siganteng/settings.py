@@ -235,6 +235,9 @@ FOLLOWUP_DISPATCH_LOOP_SECONDS = env_float("FOLLOWUP_DISPATCH_LOOP_SECONDS", 0.0
 FOLLOWUP_DISPATCH_INTERVAL = env_float("FOLLOWUP_DISPATCH_INTERVAL", 1.0)
 
 # --- Authentication and API --------------------------------------------------------
+# The admin shows a new API key once in a message: keep messages in a signed cookie so
+# the secret never lands in the session table (the default falls back to the session).
+MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
 ADMIN_API_KEY = env_str("ADMIN_API_KEY")
 API_KEY_ROTATION_GRACE_SECONDS = env_int("API_KEY_ROTATION_GRACE_SECONDS", 24 * 3600, minimum=0)
 FIRST_SUPERUSER_USERNAME = env_str("FIRST_SUPERUSER_USERNAME", "admin")
@@ -364,3 +367,23 @@ JOBS_WEBHOOK_BACKOFF_SECONDS = env_float("JOBS_WEBHOOK_BACKOFF_SECONDS", 30.0)
 TTS_PROVIDER = env_choice("TTS_PROVIDER", ("espeak", "openai"), "espeak")
 ESPEAK_BINARY = env_str("ESPEAK_BINARY", "espeak-ng")
 OPENAI_TTS_MODEL = env_str("OPENAI_TTS_MODEL", "gpt-4o-mini-tts")
+
+# --- Knowledge base (knowledge app) -------------------------------------------------------
+KB_CHUNK_TARGET_TOKENS = env_int("KB_CHUNK_TARGET_TOKENS", 200, minimum=20)
+KB_CHUNK_OVERLAP_TOKENS = env_int("KB_CHUNK_OVERLAP_TOKENS", 30, minimum=0)
+KB_EMBED_BATCH = env_int("KB_EMBED_BATCH", 32, minimum=1)
+KB_UPLOAD_MAX_BYTES = env_int("KB_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
+KB_SOURCE_MAX_BYTES = env_int("KB_SOURCE_MAX_BYTES", 2 * 1024 * 1024, minimum=1)
+KB_SOURCE_TIMEOUT = env_float("KB_SOURCE_TIMEOUT", 10.0)
+KB_SOURCE_MAX_ITEMS = env_int("KB_SOURCE_MAX_ITEMS", 50, minimum=1)
+KB_CANDIDATES = env_int("KB_CANDIDATES", 100, minimum=1)  # per retriever, before fusion
+KB_SEARCH_MAX_K = 100
+KB_MAX_QUERY_TERMS = 32
+KB_MATRIX_CACHE_TENANTS = env_int("KB_MATRIX_CACHE_TENANTS", 16, minimum=1)
+KB_PG_RANK_NORMALIZATION = 1  # ts_rank: divide by 1 + log(length)
+KB_RRF_K = 60
+# (lexical, dense) weights for reciprocal-rank fusion, "<language>:<embedder>".
+# Chosen by bench/retrieval.py; see docs/readme/knowledge.md for the figures.
+KB_FUSION_WEIGHTS: dict[str, tuple[float, float]] = {
+    "*:*": (1.0, 1.0),
+}
