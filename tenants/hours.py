@@ -143,3 +143,48 @@ def next_opening(
             if candidate >= after:
                 return candidate.astimezone(dt.UTC)
     return None
+
+
+def hours_to_text(hours: dict) -> str:
+    """``{"mon": [["09:00", "12:00"], ["13:00", "17:00"]]}`` → ``mon: 09:00-12:00, 13:00-17:00``
+    (one line per weekday, in week order; a day without ranges is left out)."""
+    lines = []
+    for day in WEEKDAYS:
+        ranges = hours.get(day) or []
+        if ranges:
+            lines.append(f"{day}: " + ", ".join(f"{start}-{end}" for start, end in ranges))
+    return "\n".join(lines)
+
+
+def hours_from_text(text: str) -> dict[str, list[list[str]]]:
+    """The inverse of :func:`hours_to_text`, validated. Blank lines are ignored; a day
+    written ``sun: closed`` (or with nothing after the colon) has no hours."""
+    hours: dict[str, list[list[str]]] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        day, sep, rest = line.partition(":")
+        day = day.strip().lower()
+        if not sep:
+            raise HoursError(f"line {number}: expected 'mon: 09:00-17:00', got {line!r}")
+        if day not in WEEKDAYS:
+            raise HoursError(f"line {number}: unknown weekday {day!r}; use {', '.join(WEEKDAYS)}")
+        if day in hours:
+            raise HoursError(f"line {number}: {day} appears twice")
+        rest = rest.strip()
+        ranges: list[list[str]] = []
+        if rest and rest.lower() != "closed":
+            for part in rest.split(","):
+                start, dash, end = part.strip().partition("-")
+                if not dash:
+                    raise HoursError(f"line {number}: expected a range like 09:00-17:00, got {part.strip()!r}")
+                ranges.append([start.strip(), end.strip()])
+        hours[day] = ranges
+    return validate_working_hours({day: r for day, r in hours.items() if r})
+
+
+def holidays_from_text(text: str) -> list[str]:
+    """Dates separated by new lines or commas → a validated, sorted list."""
+    items = [item.strip() for item in text.replace(",", "\n").splitlines() if item.strip()]
+    return validate_holidays(items)
