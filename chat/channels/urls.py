@@ -1,3 +1,11 @@
-from django.urls import path  # noqa: F401
+"""Inbound provider webhooks, mounted at /channels/."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from chat.channels import views
+
+app_name = "channels"
+
+urlpatterns = [
+    path("<slug:kind>/<str:token>/", views.inbound, name="inbound"),
+]

@@ -1,0 +1,154 @@
+"""Channel operations: manage channels, send through them, take inbound messages.
+
+Sending records the outcome on the Channel row (``last_error``) and disables the channel
+on an error that means the channel itself is broken; the caller (a follow-up or an
+inbound reply) decides about retrying.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from chat.channels import registry
+from chat.channels.base import ConfigError, InboundMessage, OnSent, Outbound, TransportError
+from chat.models import Channel, Conversation, InboundEvent, Message
+from siganteng.errors import ApiError
+from siganteng.queue import enqueue
+from tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
+
+TEST_MESSAGE = "Test message from SIGANTENG: this channel works."
+
+
+def _clean(kind: str, config: dict[str, Any], secrets: dict[str, Any]) -> tuple[dict, dict]:
+    if kind not in registry.TRANSPORTS:
+        raise ApiError(f"Unknown channel kind {kind!r}.", code="invalid", fields={"kind": ["Unknown kind."]})
+    try:
+        return registry.transport_class(kind).clean_config(dict(config or {}), dict(secrets or {}))
+    except ConfigError as exc:
+        raise ApiError(str(exc), code="invalid", fields={k: [v] for k, v in exc.fields.items()}) from None
+
+
+def channel_create(*, tenant: Tenant, kind: str, name: str, config: dict | None = None,
+                   secrets: dict | None = None, enabled: bool = True) -> tuple[Channel, dict[str, str]]:
+    """Create a channel; returns it and the secrets generated for it (shown to the caller
+    once: the Telegram secret token, WhatsApp verify token or webhook signing secret)."""
+    supplied = dict(secrets or {})
+    config, secrets = _clean(kind, config or {}, supplied)
+    generated = {k: secrets[k] for k in registry.transport_class(kind).generated_secrets if not supplied.get(k)}
+    channel = Channel.objects.create(tenant=tenant, kind=kind, name=name, config=config, secrets=secrets,
+                                     enabled=enabled)
+    return channel, generated
+
+
+def channel_update(*, channel: Channel, name: str | None = None, config: dict | None = None,
+                   secrets: dict | None = None, enabled: bool | None = None) -> Channel:
+    """Change a channel. ``secrets`` are merged (a key set to null or "" is removed);
+    enabling a channel clears its ``disabled_reason``."""
+    if config is not None or secrets is not None:
+        merged = dict(channel.secrets)
+        for key, value in (secrets or {}).items():
+            if value in (None, ""):
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        channel.config, channel.secrets = _clean(channel.kind, channel.config if config is None else config, merged)
+    if name is not None:
+        channel.name = name
+    if enabled is not None:
+        channel.enabled = enabled
+        if enabled:
+            channel.disabled_reason = ""
+    channel.save()
+    return channel
+
+
+def channel_delete(*, channel: Channel) -> None:
+    channel.delete()
+
+
+def channel_record_error(*, channel_id, error: TransportError) -> None:
+    """Store the last error; a channel-breaking error also disables the channel."""
+    fields: dict[str, Any] = {"last_error": f"[{error.code}] {error}"[:2000], "last_error_at": timezone.now()}
+    if error.disable:
+        fields.update(enabled=False, disabled_reason=f"Disabled after a permanent error: {error}"[:2000])
+        logger.warning("channel %s disabled: %s", channel_id, error)
+    Channel.objects.filter(pk=channel_id).update(**fields)
+
+
+def channel_send(*, channel: Channel, outbound: Outbound, start: int = 0, on_sent: OnSent | None = None) -> list[str]:
+    """Deliver ``outbound.bubbles[start:]`` through ``channel``; raises TransportError
+    (recorded on the channel) or DeliverySkipped."""
+    if not channel.enabled:
+        raise TransportError(f"The channel is disabled: {channel.disabled_reason or 'by staff'}",
+                             permanent=True, code="channel_disabled")
+    try:
+        return registry.transport_for(channel).deliver(outbound, start=start, on_sent=on_sent)
+    except TransportError as exc:
+        channel_record_error(channel_id=channel.pk, error=exc)
+        raise
+
+
+def channel_send_test(*, channel: Channel, recipient: str = "") -> list[str]:
+    """Send a fixed test message (admin action). The recipient defaults to the channel's
+    ``config.test_recipient``; the WhatsApp window is treated as open."""
+    recipient = recipient or str(channel.config.get("test_recipient", "")) or "test"
+    conversation = Conversation(tenant=channel.tenant, user_id=recipient, channel=channel.kind,
+                                channel_ref=channel, last_customer_message_at=timezone.now())
+    ids = channel_send(channel=channel, outbound=Outbound(recipient=recipient, bubbles=[TEST_MESSAGE],
+                                                          conversation=conversation, reference="test"))
+    Channel.objects.filter(pk=channel.pk).update(last_error="", last_error_at=None)
+    return ids
+
+
+# --- inbound --------------------------------------------------------------------------
+def conversation_for(*, channel: Channel, user_id: str) -> Conversation:
+    """The customer's latest conversation on this channel, opened when there is none."""
+    conversation = (Conversation.objects.filter(tenant_id=channel.tenant_id, channel_ref=channel, user_id=user_id)
+                    .order_by("-updated_at").first())
+    if conversation is None:
+        conversation = Conversation.objects.create(tenant_id=channel.tenant_id, user_id=user_id,
+                                                   channel=channel.kind, channel_ref=channel)
+    return conversation
+
+
+@dataclass
+class Accepted:
+    event_id: int | None
+    duplicate: bool
+
+
+def inbound_accept(*, channel: Channel, message: InboundMessage) -> Accepted:
+    """Store one verified customer message and enqueue its reply.
+
+    The unique (channel, external_id) InboundEvent makes a provider's retry a no-op, so a
+    message is answered once. The customer's message also cancels the conversation's
+    pending follow-ups marked ``cancel_on_reply``.
+    """
+    from followups.services import followups_cancel_on_reply
+
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            event = InboundEvent.objects.create(tenant_id=channel.tenant_id, channel=channel,
+                                                external_id=message.external_id[:200])
+            conversation = conversation_for(channel=channel, user_id=message.user_id)
+            user_message = Message.objects.create(
+                tenant_id=channel.tenant_id, conversation=conversation, role="user", content=message.text,
+                external_id=message.external_id[:200],
+                metadata={"inbound_event": event.pk, **({"name": message.name} if message.name else {})},
+            )
+            Conversation.objects.filter(pk=conversation.pk).update(last_customer_message_at=now, updated_at=now)
+            event.message = user_message
+            event.save(update_fields=["message", "updated_at"])
+            followups_cancel_on_reply(conversation=conversation)
+            enqueue("chat.channels.tasks.reply_inbound", event.pk)
+    except IntegrityError:
+        return Accepted(event_id=None, duplicate=True)
+    return Accepted(event_id=event.pk, duplicate=False)

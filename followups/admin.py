@@ -1,0 +1,55 @@
+"""Admin for follow-ups: filter by status and due time; cancel and reschedule."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import admin, messages
+from django.utils import timezone
+
+from followups import services
+from followups.models import FollowUp
+from siganteng.errors import Conflict
+
+
+@admin.register(FollowUp)
+class FollowUpAdmin(admin.ModelAdmin):
+    list_display = ("id", "tenant", "user_id", "status", "reason", "due_at", "attempts", "needs_review", "sent_at")
+    list_filter = ("status", "needs_review", ("due_at", admin.DateFieldListFilter), "tenant")
+    date_hierarchy = "due_at"
+    search_fields = ("id", "user_id", "tenant__id", "idempotency_key")
+    list_select_related = ("tenant",)
+    readonly_fields = [f.name for f in FollowUp._meta.fields]
+    actions = ("cancel", "reschedule_now", "reschedule_in_one_hour")
+
+    def has_add_permission(self, request) -> bool:
+        return False  # scheduled through the API, so working hours and checks apply
+
+    @admin.action(description="Cancel the selected follow-ups")
+    def cancel(self, request, queryset) -> None:
+        done = 0
+        for followup in queryset:
+            try:
+                services.followup_cancel(followup=followup, reason="canceled_by_staff")
+                done += 1
+            except Conflict as exc:
+                self.message_user(request, f"{followup.pk}: {exc.detail}", level=messages.WARNING)
+        self.message_user(request, f"Canceled {done} follow-up(s).")
+
+    def _reschedule(self, request, queryset, delay: dt.timedelta) -> None:
+        done = 0
+        for followup in queryset.select_related("tenant"):
+            try:
+                services.followup_reschedule(followup=followup, due_at=timezone.now() + delay)
+                done += 1
+            except Conflict as exc:
+                self.message_user(request, f"{followup.pk}: {exc.detail}", level=messages.WARNING)
+        self.message_user(request, f"Rescheduled {done} follow-up(s).")
+
+    @admin.action(description="Reschedule: send now (or at the next opening)")
+    def reschedule_now(self, request, queryset) -> None:
+        self._reschedule(request, queryset, dt.timedelta(0))
+
+    @admin.action(description="Reschedule: in one hour (or the next opening after)")
+    def reschedule_in_one_hour(self, request, queryset) -> None:
+        self._reschedule(request, queryset, dt.timedelta(hours=1))

@@ -1,0 +1,300 @@
+"""Follow-up operations: schedule, cancel, reschedule, and the dispatch pipeline
+(claim due rows → one delivery task each → send through the channel exactly once).
+
+Exactly once rests on three conditional updates, each checked for one changed row:
+the claim (SCHEDULED → SENDING with a fresh ``claim_token`` and a lease), the start of
+the request (``request_started_at`` set only while still SENDING under that token), and
+the outcome (written only under that token). A duplicate wake-up, a canceled row or a
+row re-claimed after its lease expired all fail the check and change nothing. A row
+whose worker died after ``request_started_at`` was written is never sent again: the
+reconciler marks it FAILED ``outcome_unknown`` with ``needs_review`` for staff.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from chat.channels.base import DeliverySkipped, Outbound, TransportError
+from chat.channels.registry import transport_class
+from chat.channels.services import channel_send, conversation_for
+from chat.models import Channel, Conversation, Message
+from followups.models import FollowUp
+from siganteng.errors import Conflict, field_error
+from siganteng.queue import enqueue
+from tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
+S = FollowUp.Status
+
+OUTCOME_UNKNOWN = "outcome_unknown"
+CUSTOMER_REPLIED = "customer_replied"
+
+
+# --- scheduling -----------------------------------------------------------------------
+def effective_due_at(*, tenant: Tenant, due_at: dt.datetime, respect_working_hours: bool) -> dt.datetime:
+    """``due_at`` moved to the tenant's next opening (its timezone, holidays, DST) when
+    asked; unchanged when the tenant has no working hours at all."""
+    if not respect_working_hours:
+        return due_at
+    return tenant.next_opening(due_at) or due_at
+
+
+def followup_schedule(
+    *,
+    tenant: Tenant,
+    due_at: dt.datetime,
+    text: str = "",
+    prompt: str = "",
+    conversation: Conversation | None = None,
+    user_id: str = "",
+    channel: Channel | None = None,
+    respect_working_hours: bool = True,
+    cancel_on_reply: bool = True,
+    idempotency_key: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> tuple[FollowUp, bool]:
+    """Schedule a follow-up; returns ``(followup, created)``. An ``idempotency_key``
+    already used by the tenant returns the existing follow-up unchanged."""
+    if idempotency_key:
+        existing = FollowUp.objects.filter(tenant=tenant, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing, False
+    if bool(text.strip()) == bool(prompt.strip()):
+        raise field_error("text", "Give either text or prompt (exactly one).")
+    if due_at.tzinfo is None:
+        raise field_error("due_at", "Include a timezone offset, e.g. 2026-11-23T09:00:00+07:00.")
+    if conversation is not None:
+        channel = channel or conversation.channel_ref
+        if channel is None:
+            raise field_error("conversation_id", "This conversation is not on a channel; pass channel_id.")
+        if conversation.channel_ref_id not in (None, channel.pk):
+            raise field_error("channel_id", "The conversation belongs to another channel.")
+        user_id = conversation.user_id
+    else:
+        if channel is None:
+            raise field_error("channel_id", "Give conversation_id, or user_id with channel_id.")
+        if not user_id:
+            raise field_error("user_id", "Give conversation_id, or user_id with channel_id.")
+        conversation = conversation_for(channel=channel, user_id=user_id)
+    when = effective_due_at(tenant=tenant, due_at=due_at, respect_working_hours=respect_working_hours)
+    try:
+        with transaction.atomic():
+            followup = FollowUp.objects.create(
+                tenant=tenant, conversation=conversation, channel=channel, user_id=user_id,
+                requested_due_at=due_at, due_at=when, run_at=when, text=text.strip(), prompt=prompt.strip(),
+                respect_working_hours=respect_working_hours, cancel_on_reply=cancel_on_reply,
+                idempotency_key=idempotency_key, metadata=metadata or {},
+                max_attempts=settings.FOLLOWUP_MAX_ATTEMPTS,
+            )
+    except IntegrityError:
+        # Two requests with the same key raced; the other one won.
+        return FollowUp.objects.get(tenant=tenant, idempotency_key=idempotency_key), False
+    return followup, True
+
+
+def _cancelable() -> Q:
+    # A SENDING row whose request has not started yet can still be stopped: the delivery
+    # task's start-of-request update requires SENDING and will then change nothing.
+    return Q(status=S.SCHEDULED) | Q(status=S.SENDING, request_started_at__isnull=True)
+
+
+def followup_cancel(*, followup: FollowUp, reason: str = "canceled") -> FollowUp:
+    """Cancel a pending follow-up; 409 once it is being sent or finished."""
+    changed = FollowUp.objects.filter(_cancelable(), pk=followup.pk).update(
+        status=S.CANCELED, reason=reason, claim_token="", lease_until=None, updated_at=timezone.now()
+    )
+    followup.refresh_from_db()
+    if not changed and followup.status != S.CANCELED:
+        raise Conflict(f"The follow-up is {followup.status} and can no longer be canceled.", code="not_cancelable")
+    return followup
+
+
+def followups_cancel_on_reply(*, conversation: Conversation) -> int:
+    """A customer message cancels the conversation's pending ``cancel_on_reply`` follow-ups."""
+    return FollowUp.objects.filter(_cancelable(), conversation=conversation, cancel_on_reply=True).update(
+        status=S.CANCELED, reason=CUSTOMER_REPLIED, claim_token="", lease_until=None, updated_at=timezone.now()
+    )
+
+
+def followup_reschedule(*, followup: FollowUp, due_at: dt.datetime) -> FollowUp:
+    """Schedule again (staff): any state but SENT and an in-flight SENDING. Attempts and
+    the review flag reset; bubbles already composed are kept for the new attempt."""
+    when = effective_due_at(tenant=followup.tenant, due_at=due_at,
+                            respect_working_hours=followup.respect_working_hours)
+    changed = FollowUp.objects.filter(~Q(status__in=[S.SENT, S.SENDING]), pk=followup.pk).update(
+        status=S.SCHEDULED, requested_due_at=due_at, due_at=when, run_at=when, attempts=0, reason="",
+        needs_review=False, claim_token="", lease_until=None, request_started_at=None, updated_at=timezone.now(),
+    )
+    followup.refresh_from_db()
+    if not changed:
+        raise Conflict(f"A {followup.status} follow-up cannot be rescheduled.", code="not_reschedulable")
+    return followup
+
+
+# --- dispatch ---------------------------------------------------------------------------
+def followups_claim_due(*, now: dt.datetime | None = None, limit: int | None = None) -> list[str]:
+    """Claim up to ``limit`` due follow-ups (SCHEDULED → SENDING under one fresh token)
+    and enqueue one delivery task each after commit. Safe to run from many processes:
+    ``skip_locked`` on PostgreSQL, IMMEDIATE transactions on SQLite, and the conditional
+    update everywhere."""
+    now = now or timezone.now()
+    limit = limit or settings.FOLLOWUP_DISPATCH_BATCH
+    token = uuid.uuid4().hex
+    with transaction.atomic():
+        due = FollowUp.objects.filter(status=S.SCHEDULED, run_at__lte=now).order_by("run_at")
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        ids = list(due.values_list("pk", flat=True)[:limit])
+        if not ids:
+            return []
+        FollowUp.objects.filter(pk__in=ids, status=S.SCHEDULED).update(
+            status=S.SENDING, claim_token=token, request_started_at=None, updated_at=now,
+            lease_until=now + dt.timedelta(seconds=settings.FOLLOWUP_LEASE_SECONDS),
+        )
+        claimed = [str(pk) for pk in FollowUp.objects.filter(pk__in=ids, claim_token=token)
+                   .values_list("pk", flat=True)]
+        for pk in claimed:
+            enqueue("followups.tasks.deliver", pk, token)
+    return claimed
+
+
+def followups_dispatch(*, loop_seconds: float = 0.0, interval: float = 1.0) -> int:
+    """Claim due follow-ups until none are left, then keep polling every ``interval``
+    seconds for ``loop_seconds`` (0: one pass). Returns how many were claimed."""
+    deadline = time.monotonic() + loop_seconds
+    total = 0
+    while True:
+        claimed = followups_claim_due()
+        total += len(claimed)
+        if len(claimed) >= settings.FOLLOWUP_DISPATCH_BATCH:
+            continue  # more may be due right now
+        if time.monotonic() + interval > deadline:
+            return total
+        time.sleep(interval)
+
+
+def _bubbles_for(followup: FollowUp) -> tuple[list[str], Message | None]:
+    """The message as bubbles: fixed text split by the channel's rules, or a prompt the
+    LLM turns into a message from the conversation (chat.services.compose)."""
+    from chat.bubbles import split
+    from chat.prompt import channel_rules
+
+    if followup.text:
+        rules = channel_rules(followup.channel.kind)
+        return split(followup.text, limit=rules.max_chars, max_bubbles=followup.tenant.max_bubbles), None
+    from chat.services import compose
+
+    result = compose(tenant=followup.tenant, conversation=followup.conversation, instruction=followup.prompt)
+    return list(result.bubbles), result.message
+
+
+def _finish(pk, token: str, **fields: Any) -> bool:
+    fields.setdefault("updated_at", timezone.now())
+    return bool(FollowUp.objects.filter(pk=pk, claim_token=token, status=S.SENDING).update(**fields))
+
+
+def _backoff(attempts: int) -> dt.timedelta:
+    return dt.timedelta(seconds=min(3600.0, settings.FOLLOWUP_RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1)))
+
+
+def followup_deliver(*, followup_id: str, token: str) -> str:
+    """Send one claimed follow-up. Returns the outcome (``sent``, ``retry``, ``failed``,
+    ``skipped``, ``outcome_unknown`` or ``stale`` for a wake-up that no longer applies)."""
+    followup = (FollowUp.objects.select_related("tenant", "channel", "conversation")
+                .filter(pk=followup_id, claim_token=token, status=S.SENDING).first())
+    if followup is None:
+        return "stale"
+    if followup.request_started_at is not None:
+        # This claim's request already left once and its worker never recorded the outcome.
+        _finish(followup.pk, token, status=S.FAILED, reason=OUTCOME_UNKNOWN, needs_review=True,
+                last_error="The delivery was interrupted after the request left; it may have arrived.")
+        return OUTCOME_UNKNOWN
+
+    message = followup.message
+    if not followup.bubbles:
+        try:
+            bubbles, message = _bubbles_for(followup)
+        except Exception as exc:  # the LLM failed: nothing was sent, so retrying is safe
+            return _after_error(followup, token, TransportError(f"Composing the message failed: {exc}",
+                                                                permanent=False, code="compose_failed"))
+        if not _finish(followup.pk, token, bubbles=bubbles, message=message):
+            return "stale"
+        followup.bubbles = bubbles
+
+    now = timezone.now()
+    if not FollowUp.objects.filter(pk=followup.pk, claim_token=token, status=S.SENDING,
+                                   request_started_at__isnull=True).update(
+            request_started_at=now, attempts=F("attempts") + 1, updated_at=now):
+        return "stale"  # canceled (customer replied) or reclaimed in the meantime
+    followup.attempts += 1
+
+    sent_ids = list(followup.provider_message_ids)
+
+    def on_sent(index: int, provider_id: str) -> None:
+        sent_ids.append(provider_id)
+        FollowUp.objects.filter(pk=followup.pk, claim_token=token).update(provider_message_ids=sent_ids)
+
+    outbound = Outbound(recipient=followup.user_id, bubbles=followup.bubbles, conversation=followup.conversation,
+                        reference=f"fu_{followup.pk}", metadata={"followup_id": str(followup.pk)})
+    try:
+        channel_send(channel=followup.channel, outbound=outbound, start=len(sent_ids), on_sent=on_sent)
+    except DeliverySkipped as skip:
+        _finish(followup.pk, token, status=S.SKIPPED, reason=skip.reason, last_error=str(skip),
+                request_started_at=None)
+        return "skipped"
+    except TransportError as exc:
+        return _after_error(followup, token, exc)
+
+    sent_at = timezone.now()
+    if message is None:
+        message = Message.objects.create(
+            tenant=followup.tenant, conversation=followup.conversation, role="assistant",
+            content="\n\n".join(followup.bubbles), bubbles=followup.bubbles,
+            external_id=(sent_ids[0] if sent_ids else "")[:200], metadata={"followup_id": str(followup.pk)},
+        )
+    _finish(followup.pk, token, status=S.SENT, sent_at=sent_at, provider_message_ids=sent_ids, message=message,
+            reason="", last_error="", lease_until=None)
+    return "sent"
+
+
+def _after_error(followup: FollowUp, token: str, exc: TransportError) -> str:
+    error = f"[{exc.code}] {exc}"[:2000]
+    if exc.ambiguous and not transport_class(followup.channel.kind).idempotent:
+        _finish(followup.pk, token, status=S.FAILED, reason=OUTCOME_UNKNOWN, needs_review=True, last_error=error)
+        return OUTCOME_UNKNOWN
+    if exc.permanent:
+        _finish(followup.pk, token, status=S.FAILED, reason=exc.code[:64], last_error=error)
+        return "failed"
+    if followup.attempts >= followup.max_attempts:
+        _finish(followup.pk, token, status=S.FAILED, reason="max_attempts", last_error=error)
+        return "failed"
+    # Transient and nothing ambiguous went out: back to the queue, later.
+    _finish(followup.pk, token, status=S.SCHEDULED, run_at=timezone.now() + _backoff(max(1, followup.attempts)),
+            claim_token="", lease_until=None, request_started_at=None, last_error=error)
+    return "retry"
+
+
+def followups_reconcile(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Repair rows whose delivery task vanished (a lost wake-up or a dead worker): SENDING
+    past the lease goes back to SCHEDULED if its request never started, and to FAILED
+    ``outcome_unknown`` / ``needs_review`` if it did."""
+    now = now or timezone.now()
+    stuck = FollowUp.objects.filter(status=S.SENDING, lease_until__lt=now)
+    retried = stuck.filter(request_started_at__isnull=True).update(
+        status=S.SCHEDULED, claim_token="", lease_until=None, run_at=now, updated_at=now
+    )
+    unknown = stuck.filter(request_started_at__isnull=False).update(
+        status=S.FAILED, reason=OUTCOME_UNKNOWN, needs_review=True, updated_at=now,
+        last_error="The worker stopped after the request left; it may have been delivered. "
+                   "Check with the customer, then reschedule if needed.",
+    )
+    return {"requeued": retried, "outcome_unknown": unknown}

@@ -1,0 +1,29 @@
+"""django-q2 entry points for follow-ups: each takes ids and calls a service."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from followups import services
+
+SCHEDULES = [
+    # (name, dotted function, minutes between runs) — a minute is django-q2's finest grain;
+    # FOLLOWUP_DISPATCH_LOOP_SECONDS keeps the dispatcher polling inside that minute.
+    ("followups-dispatch", "followups.tasks.dispatch", 1),
+    ("followups-reconcile", "followups.tasks.reconcile", 1),
+    # Lives here because the schedule registry reads each app's tasks module.
+    ("channels-inbound-reconcile", "chat.channels.tasks.reconcile_inbound", 1),
+]
+
+
+def dispatch(loop_seconds: float | None = None) -> int:
+    loop = settings.FOLLOWUP_DISPATCH_LOOP_SECONDS if loop_seconds is None else loop_seconds
+    return services.followups_dispatch(loop_seconds=loop, interval=settings.FOLLOWUP_DISPATCH_INTERVAL)
+
+
+def deliver(followup_id: str, token: str) -> str:
+    return services.followup_deliver(followup_id=followup_id, token=token)
+
+
+def reconcile() -> dict[str, int]:
+    return services.followups_reconcile()
