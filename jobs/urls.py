@@ -1,3 +1,24 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from jobs import views
+
+urlpatterns = [
+    path("models", views.ModelListView.as_view(), name="models-list"),
+    path("jobs/", views.JobListCreateView.as_view(), name="jobs-list"),
+    path("jobs/upload-ticket", views.UploadTicketView.as_view(), name="jobs-upload-ticket"),
+    path("jobs/<uuid:job_id>", views.JobDetailView.as_view(), name="jobs-detail"),
+    path("jobs/<uuid:job_id>/events", views.JobEventListView.as_view(), name="jobs-events"),
+    path("jobs/<uuid:job_id>/cancel", views.JobCancelView.as_view(), name="jobs-cancel"),
+    path("jobs/<uuid:job_id>/retry", views.JobRetryView.as_view(), name="jobs-retry"),
+    path("jobs/<uuid:job_id>/download", views.JobDownloadView.as_view(), name="jobs-download"),
+    path("background/generate_text", views.BackgroundGenerateView.as_view(), name="background-generate"),
+    path("background/tasks/<uuid:task_id>", views.BackgroundTaskView.as_view(), name="background-task"),
+    path("workers/claim", views.WorkerClaimView.as_view(), name="workers-claim"),
+    path("workers/jobs/<uuid:job_id>/heartbeat", views.WorkerHeartbeatView.as_view(), name="workers-heartbeat"),
+    path("workers/jobs/<uuid:job_id>/progress", views.WorkerProgressView.as_view(), name="workers-progress"),
+    path(
+        "workers/jobs/<uuid:job_id>/upload-ticket", views.WorkerUploadTicketView.as_view(), name="workers-upload-ticket"
+    ),
+    path("workers/jobs/<uuid:job_id>/complete", views.WorkerCompleteView.as_view(), name="workers-complete"),
+    path("workers/jobs/<uuid:job_id>/fail", views.WorkerFailView.as_view(), name="workers-fail"),
+]

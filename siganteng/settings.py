@@ -297,7 +297,11 @@ SPECTACULAR_SETTINGS = {
     },
     "SECURITY": [{"ApiKeyAuth": []}, {"BearerAuth": []}],
     # llm_provider and llm_fallback_provider share one choice set: one enum name for both.
-    "ENUM_NAME_OVERRIDES": {"LlmProviderEnum": "siganteng.ai.registry.llm_choices"},
+    "ENUM_NAME_OVERRIDES": {
+        "LlmProviderEnum": "siganteng.ai.registry.llm_choices",
+        "ChannelKindEnum": "chat.channels.registry.choices",
+        "FollowUpStatusEnum": "followups.models.FollowUp.Status",
+    },
 }
 
 # --- AI providers ------------------------------------------------------------------------

@@ -1,0 +1,185 @@
+"""Shapes of the jobs API (input validation only; no logic)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from jobs.models import AIModel, Artifact, Job, JobEvent, JobStatus
+
+
+class AIModelOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AIModel
+        fields = ["slug", "name", "description", "kind", "runner", "provider", "default_params", "params_schema"]
+
+
+class ArtifactOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Artifact
+        fields = ["id", "kind", "key", "filename", "content_type", "size", "sha256", "created_at"]
+
+
+class JobOutputSerializer(serializers.ModelSerializer):
+    model = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    kind = serializers.CharField(source="model.kind", read_only=True)
+    artifacts = ArtifactOutputSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "model",
+            "kind",
+            "prompt",
+            "input_params",
+            "status",
+            "progress_percent",
+            "result",
+            "error",
+            "attempts",
+            "max_attempts",
+            "idempotency_key",
+            "webhook_url",
+            "artifacts",
+            "created_at",
+            "started_at",
+            "completed_at",
+            "updated_at",
+        ]
+
+
+class JobEventOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = JobEvent
+        fields = ["id", "kind", "status", "progress_percent", "message", "data", "created_at"]
+
+
+class JobCreateInputSerializer(serializers.Serializer):
+    model = serializers.SlugField(max_length=80)
+    prompt = serializers.CharField(
+        allow_blank=True, required=False, default="", max_length=100_000, trim_whitespace=False
+    )
+    input_params = serializers.JSONField(required=False, default=dict)
+    webhook_url = serializers.URLField(required=False, allow_blank=True, default="", max_length=1000)
+    input_keys = serializers.ListField(
+        child=serializers.CharField(max_length=500), required=False, default=list, max_length=20
+    )
+
+    def validate_input_params(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Must be an object.")
+        return value
+
+
+class JobListFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
+    model = serializers.SlugField(required=False)
+    idempotency_key = serializers.CharField(required=False, max_length=200)
+
+
+class DownloadOutputSerializer(serializers.Serializer):
+    url = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    artifact = ArtifactOutputSerializer()
+
+
+class UploadTicketInputSerializer(serializers.Serializer):
+    filename = serializers.CharField(max_length=255)
+    content_type = serializers.RegexField(r"^[\w.+-]+/[\w.+-]+$", max_length=200)
+    size_bytes = serializers.IntegerField(min_value=0, required=False)
+
+
+class UploadTicketOutputSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    upload_url = serializers.CharField()
+    method = serializers.CharField()
+    headers = serializers.DictField(child=serializers.CharField())
+    max_bytes = serializers.IntegerField()
+    expires_at = serializers.DateTimeField()
+
+
+class BackgroundGenerateInputSerializer(serializers.Serializer):
+    prompt = serializers.CharField(max_length=100_000)
+    max_tokens = serializers.IntegerField(min_value=1, max_value=8192, required=False)
+    temperature = serializers.FloatField(min_value=0, max_value=2, required=False)
+
+
+class BackgroundTaskOutputSerializer(serializers.Serializer):
+    task_id = serializers.CharField()
+    status = serializers.ChoiceField(choices=["PENDING", "SUCCESS", "FAILURE"])
+    result = serializers.JSONField(allow_null=True)
+    error = serializers.CharField(allow_blank=True)
+
+
+# --- workers ------------------------------------------------------------------------------
+
+
+class WorkerClaimInputSerializer(serializers.Serializer):
+    kinds = serializers.ListField(child=serializers.CharField(max_length=40), min_length=1, max_length=50)
+    worker_id = serializers.CharField(max_length=200)
+    lease_seconds = serializers.IntegerField(min_value=5, max_value=3600, required=False)
+
+
+class WorkerInputSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    url = serializers.CharField()
+    content_type = serializers.CharField()
+    size = serializers.IntegerField()
+
+
+class WorkerJobSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    tenant = serializers.CharField()
+    model = serializers.CharField()
+    kind = serializers.CharField()
+    prompt = serializers.CharField(allow_blank=True)
+    input_params = serializers.JSONField()
+    attempt = serializers.IntegerField()
+    inputs = WorkerInputSerializer(many=True)
+
+
+class WorkerClaimOutputSerializer(serializers.Serializer):
+    job = WorkerJobSerializer()
+    lease_token = serializers.CharField()
+    lease_expires_at = serializers.DateTimeField()
+
+
+class WorkerLeaseInputSerializer(serializers.Serializer):
+    lease_token = serializers.CharField(max_length=64)
+    lease_seconds = serializers.IntegerField(min_value=5, max_value=3600, required=False)
+
+
+class WorkerLeaseOutputSerializer(serializers.Serializer):
+    lease_expires_at = serializers.DateTimeField()
+    status = serializers.CharField()
+
+
+class WorkerProgressInputSerializer(WorkerLeaseInputSerializer):
+    progress_percent = serializers.IntegerField(min_value=0, max_value=100)
+    message = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class WorkerOutputSerializer(serializers.Serializer):
+    key = serializers.CharField(max_length=500)
+    content_type = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    kind = serializers.ChoiceField(
+        choices=[Artifact.Kind.OUTPUT, Artifact.Kind.PREVIEW, Artifact.Kind.LOG],
+        required=False,
+        default=Artifact.Kind.OUTPUT,
+    )
+
+
+class WorkerCompleteInputSerializer(serializers.Serializer):
+    lease_token = serializers.CharField(max_length=64)
+    outputs = WorkerOutputSerializer(many=True, required=False, default=list)
+    result = serializers.JSONField(required=False, default=dict)
+
+
+class WorkerFailInputSerializer(serializers.Serializer):
+    lease_token = serializers.CharField(max_length=64)
+    error = serializers.CharField(max_length=4000)
+    retryable = serializers.BooleanField(required=False, default=False)
+
+
+class WorkerUploadTicketInputSerializer(UploadTicketInputSerializer):
+    lease_token = serializers.CharField(max_length=64)

@@ -1,0 +1,757 @@
+"""State changes of jobs: submit, claim, progress, complete, fail, cancel, retry,
+reconcile, the external-worker protocol, upload tickets and completion webhooks.
+
+Every transition is a conditional UPDATE on the Job row (``WHERE status = … AND
+lease_token = …``) checked for one changed row, followed by a JobEvent. The lease token
+fences runners: whoever claimed last is the only one whose progress and completion count,
+so a duplicate wake-up or a runner that lost its lease changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import mimetypes
+import os
+import re
+import socket
+import uuid
+from typing import Any
+
+import jsonschema
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from jobs.handlers import HANDLERS, get_handler
+from jobs.handlers.base import JobCanceled, JobContext, JobError
+from jobs.models import (
+    TERMINAL_STATUSES,
+    AIModel,
+    Artifact,
+    Job,
+    JobEvent,
+    JobStatus,
+    Runner,
+    WebhookAttempt,
+    WebhookDelivery,
+)
+from siganteng import storage, webhooks
+from siganteng.ai.base import ProviderError
+from siganteng.errors import ApiError, Conflict, field_error
+from siganteng.http import OutboundError, check_url, fetch
+from siganteng.queue import enqueue
+
+logger = logging.getLogger(__name__)
+
+RUN_TASK = "jobs.tasks.run_job"
+WEBHOOK_TASK = "jobs.tasks.deliver_webhook"
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _now() -> dt.datetime:
+    return timezone.now()
+
+
+def _event(
+    job_id, kind: str, *, status: str = "", progress: int | None = None, message: str = "", data: dict | None = None
+) -> JobEvent:
+    return JobEvent.objects.create(
+        job_id=job_id, kind=kind, status=status, progress_percent=progress, message=message[:2000], data=data or {}
+    )
+
+
+def tenant_prefix(tenant_id: str) -> str:
+    return f"tenants/{tenant_id}/"
+
+
+def job_prefix(job: Job) -> str:
+    return f"{tenant_prefix(job.tenant_id)}jobs/{job.pk}/"
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_filename(name: str) -> str:
+    base = os.path.basename(name.replace("\\", "/")).strip() or "file"
+    base = _SAFE.sub("-", base).strip(".-") or "file"
+    return base[:120]
+
+
+def _enqueue_run(job_id) -> None:
+    enqueue(RUN_TASK, str(job_id))
+
+
+def _runner_id() -> str:
+    return f"cluster:{socket.gethostname()}:{os.getpid()}"
+
+
+# --- parameters ----------------------------------------------------------------------------
+
+
+def resolve_params(*, model: AIModel, params: dict[str, Any] | None) -> dict[str, Any]:
+    """The model's defaults overlaid with ``params``, validated against its JSON Schema.
+    A bad parameter raises a 400 naming it (``input_params.<name>``)."""
+    if params is not None and not isinstance(params, dict):
+        raise field_error("input_params", "Must be an object.")
+    merged = {**(model.default_params or {}), **(params or {})}
+    schema = model.params_schema or {}
+    if schema:
+        validator = jsonschema.Draft202012Validator(schema)
+        errors = sorted(validator.iter_errors(merged), key=lambda e: list(e.path))
+        if errors:
+            fields: dict[str, list[str]] = {}
+            for err in errors:
+                path = ".".join(str(p) for p in err.path)
+                if not path and err.validator in ("additionalProperties", "required"):
+                    # the offending name is in the message, not the path
+                    found = re.findall(r"'([^']+)'", err.message)
+                    path = found[0] if found else ""
+                name = f"input_params.{path}" if path else "input_params"
+                fields.setdefault(name, []).append(err.message)
+            raise ApiError(
+                f"Invalid input_params: {', '.join(sorted(fields))}.",
+                code="validation_error",
+                status_code=400,
+                fields=fields,
+            )
+    return merged
+
+
+def _request_hash(**parts: Any) -> str:
+    raw = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _check_webhook_url(url: str) -> None:
+    try:
+        check_url(url)
+    except OutboundError as exc:
+        if exc.permanent:
+            raise field_error("webhook_url", str(exc)) from None
+
+
+def _input_artifacts(*, tenant, keys: list[str]) -> list[tuple[str, storage.Stat]]:
+    prefix = f"{tenant_prefix(tenant.pk)}uploads/"
+    found = []
+    for key in keys:
+        if not isinstance(key, str) or not key.startswith(prefix) or ".." in key:
+            raise field_error("input_keys", f"{key!r} is not one of this tenant's upload keys.")
+        if not storage.exists(key):
+            raise field_error("input_keys", f"Nothing was uploaded at {key!r}.")
+        st = storage.stat(key)
+        if st.size > settings.UPLOAD_MAX_BYTES:
+            raise field_error("input_keys", f"{key!r} is larger than {settings.UPLOAD_MAX_BYTES} bytes.")
+        found.append((key, st))
+    return found
+
+
+# --- submit, cancel, retry -----------------------------------------------------------------
+
+
+def job_submit(
+    *,
+    tenant,
+    model_slug: str,
+    prompt: str = "",
+    input_params: dict[str, Any] | None = None,
+    webhook_url: str = "",
+    idempotency_key: str = "",
+    input_keys: list[str] | None = None,
+) -> tuple[Job, bool]:
+    """Create a QUEUED job (and its input artifacts) and wake a runner after commit.
+
+    Returns ``(job, created)``. With an ``idempotency_key`` the same key and body return
+    the existing job (``created`` False); the same key with another body is a 409."""
+    input_keys = list(input_keys or [])
+    digest = _request_hash(
+        model=model_slug, prompt=prompt, params=input_params, webhook_url=webhook_url, input_keys=input_keys
+    )
+    if idempotency_key:
+        existing = Job.objects.filter(tenant=tenant, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return _replay(existing, digest), False
+
+    model = AIModel.objects.filter(slug=model_slug, enabled=True).first()
+    if model is None:
+        raise field_error("model", f"Unknown or disabled model {model_slug!r}.")
+    if model.runner == Runner.INTERNAL and model.kind not in HANDLERS:
+        raise field_error("model", f"Model {model_slug!r} has no runnable handler.")
+    params = resolve_params(model=model, params=input_params)
+    if webhook_url:
+        _check_webhook_url(webhook_url)
+    inputs = _input_artifacts(tenant=tenant, keys=input_keys)
+
+    now = _now()
+    try:
+        with transaction.atomic():
+            job = Job.objects.create(
+                tenant=tenant,
+                model=model,
+                prompt=prompt,
+                input_params=params,
+                idempotency_key=idempotency_key,
+                request_hash=digest,
+                webhook_url=webhook_url,
+                max_attempts=settings.JOBS_MAX_ATTEMPTS,
+                enqueued_at=now if model.runner == Runner.INTERNAL else None,
+            )
+            for key, st in inputs:
+                Artifact.objects.create(
+                    job=job,
+                    tenant=tenant,
+                    kind=Artifact.Kind.INPUT,
+                    key=key,
+                    filename=key.rsplit("/", 1)[-1],
+                    content_type=mimetypes.guess_type(key)[0] or "application/octet-stream",
+                    size=st.size,
+                    sha256=st.sha256,
+                )
+            _event(job.pk, JobEvent.Kind.STATUS, status=JobStatus.QUEUED, message="Job submitted.")
+            if model.runner == Runner.INTERNAL:
+                _enqueue_run(job.pk)
+    except IntegrityError:
+        # A concurrent request with the same idempotency key won the race.
+        existing = Job.objects.filter(tenant=tenant, idempotency_key=idempotency_key).first()
+        if existing is None:
+            raise
+        return _replay(existing, digest), False
+    return job, True
+
+
+def _replay(job: Job, digest: str) -> Job:
+    if job.request_hash != digest:
+        raise Conflict(
+            "This Idempotency-Key was used with a different request body.",
+            code="idempotency_key_reused",
+            fields={"Idempotency-Key": ["Reused with a different body."]},
+        )
+    return job
+
+
+def job_cancel(*, job: Job) -> Job:
+    """QUEUED or RUNNING → CANCELED. A running handler notices at its next progress step
+    (its lease token no longer matches a RUNNING row) and stops without writing."""
+    now = _now()
+    with transaction.atomic():
+        changed = Job.objects.filter(pk=job.pk, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).update(
+            status=JobStatus.CANCELED,
+            cancel_requested=True,
+            completed_at=now,
+            lease_token="",
+            lease_expires_at=None,
+        )
+        if not changed:
+            job.refresh_from_db()
+            raise Conflict(
+                f"A {job.status} job cannot be canceled.", code="invalid_state", fields={"status": [job.status]}
+            )
+        _event(job.pk, JobEvent.Kind.STATUS, status=JobStatus.CANCELED, message="Canceled on request.")
+        job.refresh_from_db()
+        _job_finished(job)
+    return job
+
+
+def job_retry(*, job: Job) -> Job:
+    """FAILED or CANCELED → QUEUED with a fresh attempt budget."""
+    now = _now()
+    internal = job.model.runner == Runner.INTERNAL
+    with transaction.atomic():
+        changed = Job.objects.filter(pk=job.pk, status__in=[JobStatus.FAILED, JobStatus.CANCELED]).update(
+            status=JobStatus.QUEUED,
+            attempts=0,
+            error="",
+            result=None,
+            progress_percent=0,
+            cancel_requested=False,
+            started_at=None,
+            completed_at=None,
+            available_at=None,
+            enqueued_at=now if internal else None,
+            lease_token="",
+            lease_expires_at=None,
+            worker_id="",
+        )
+        if not changed:
+            job.refresh_from_db()
+            raise Conflict(
+                f"Only FAILED or CANCELED jobs can be retried; this one is {job.status}.",
+                code="invalid_state",
+                fields={"status": [job.status]},
+            )
+        _event(job.pk, JobEvent.Kind.STATUS, status=JobStatus.QUEUED, message="Retried on request.")
+        if internal:
+            _enqueue_run(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+# --- runner transitions (shared by the internal runner and external workers) ---------------
+
+
+def _claim_update(qs, *, lease_seconds: int, worker_id: str) -> str | None:
+    token = uuid.uuid4().hex
+    now = _now()
+    changed = qs.update(
+        status=JobStatus.RUNNING,
+        attempts=F("attempts") + 1,
+        lease_token=token,
+        lease_expires_at=now + dt.timedelta(seconds=lease_seconds),
+        started_at=now,
+        worker_id=worker_id[:200],
+    )
+    return token if changed == 1 else None
+
+
+def _claimable(now: dt.datetime):
+    return Q(status=JobStatus.QUEUED) & (Q(available_at__isnull=True) | Q(available_at__lte=now))
+
+
+def job_claim(*, job_id, worker_id: str = "", lease_seconds: int | None = None) -> tuple[Job, str] | None:
+    """Claim one QUEUED internal job for this process; None if it is not claimable (a
+    duplicate wake-up, canceled, or waiting for its retry backoff)."""
+    now = _now()
+    ids = Job.objects.filter(_claimable(now), pk=job_id, model__runner=Runner.INTERNAL).values("pk")
+    token = _claim_update(
+        Job.objects.filter(pk__in=ids, status=JobStatus.QUEUED),
+        lease_seconds=lease_seconds or settings.JOBS_LEASE_SECONDS,
+        worker_id=worker_id or _runner_id(),
+    )
+    if token is None:
+        return None
+    job = Job.objects.select_related("model", "tenant").get(pk=job_id)
+    _event(
+        job.pk,
+        JobEvent.Kind.STATUS,
+        status=JobStatus.RUNNING,
+        message=f"Attempt {job.attempts} started.",
+        data={"attempt": job.attempts, "worker": job.worker_id},
+    )
+    return job, token
+
+
+def job_progress(*, job_id, token: str, percent: int, message: str = "", lease_seconds: int | None = None) -> None:
+    """Record progress and renew the lease; raises JobCanceled if the caller no longer
+    holds the job (canceled, or its lease was taken back)."""
+    percent = max(0, min(100, int(percent)))
+    changed = Job.objects.filter(pk=job_id, status=JobStatus.RUNNING, lease_token=token).update(
+        progress_percent=percent,
+        lease_expires_at=_now() + dt.timedelta(seconds=lease_seconds or settings.JOBS_LEASE_SECONDS),
+    )
+    if not changed:
+        raise JobCanceled("The job is no longer held by this runner.")
+    _event(job_id, JobEvent.Kind.PROGRESS, progress=percent, message=message)
+
+
+def job_heartbeat(*, job_id, token: str, lease_seconds: int) -> dt.datetime:
+    until = _now() + dt.timedelta(seconds=lease_seconds)
+    changed = Job.objects.filter(pk=job_id, status=JobStatus.RUNNING, lease_token=token).update(lease_expires_at=until)
+    if not changed:
+        raise JobCanceled("The job is no longer held by this runner.")
+    return until
+
+
+def job_succeed(*, job_id, token: str, result: dict | None) -> bool:
+    """RUNNING (held with ``token``) → SUCCEEDED. False if the token no longer holds it."""
+    with transaction.atomic():
+        changed = Job.objects.filter(pk=job_id, status=JobStatus.RUNNING, lease_token=token).update(
+            status=JobStatus.SUCCEEDED,
+            result=result or {},
+            progress_percent=100,
+            error="",
+            completed_at=_now(),
+            lease_token="",
+            lease_expires_at=None,
+        )
+        if not changed:
+            return False
+        _event(job_id, JobEvent.Kind.STATUS, status=JobStatus.SUCCEEDED, message="Job succeeded.")
+        _job_finished(Job.objects.select_related("tenant", "model").get(pk=job_id))
+    return True
+
+
+def job_fail(*, job_id, token: str, error: str, permanent: bool) -> str | None:
+    """The holder reports a failure. A transient one goes back to QUEUED with backoff while
+    attempts remain; otherwise the job FAILS. Returns the new status (None: not held)."""
+    error = (error or "Unknown error.")[:4000]
+    with transaction.atomic():
+        job = Job.objects.select_related("model").filter(pk=job_id, status=JobStatus.RUNNING, lease_token=token).first()
+        if job is None:
+            return None
+        if not permanent and job.attempts < job.max_attempts:
+            delay = settings.JOBS_RETRY_BACKOFF_SECONDS * (2 ** max(0, job.attempts - 1))
+            Job.objects.filter(pk=job_id, lease_token=token).update(
+                status=JobStatus.QUEUED,
+                error=error,
+                lease_token="",
+                lease_expires_at=None,
+                available_at=_now() + dt.timedelta(seconds=delay),
+                enqueued_at=None,
+            )
+            _event(
+                job_id,
+                JobEvent.Kind.STATUS,
+                status=JobStatus.QUEUED,
+                message=f"Attempt {job.attempts} failed ({error}); retrying in {delay:g} s.",
+                data={"attempt": job.attempts, "retry_in": delay},
+            )
+            return JobStatus.QUEUED
+        Job.objects.filter(pk=job_id, lease_token=token).update(
+            status=JobStatus.FAILED,
+            error=error,
+            completed_at=_now(),
+            lease_token="",
+            lease_expires_at=None,
+        )
+        _event(
+            job_id,
+            JobEvent.Kind.STATUS,
+            status=JobStatus.FAILED,
+            message=error,
+            data={"attempt": job.attempts, "permanent": permanent},
+        )
+        _job_finished(Job.objects.select_related("tenant", "model").get(pk=job_id))
+    return JobStatus.FAILED
+
+
+def artifact_store(*, job: Job, data: bytes, filename: str, content_type: str, kind: str = "output") -> Artifact:
+    """Write a handler's output to storage under the job's prefix and record it."""
+    key = job_prefix(job) + safe_filename(filename)
+    storage.save(key, data, content_type=content_type)
+    artifact, _ = Artifact.objects.update_or_create(
+        job=job,
+        key=key,
+        defaults={
+            "tenant_id": job.tenant_id,
+            "kind": kind,
+            "filename": safe_filename(filename),
+            "content_type": content_type,
+            "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        },
+    )
+    return artifact
+
+
+def job_run(*, job_id) -> str | None:
+    """The internal runner (one django-q2 task per job): claim, run the kind's handler,
+    record the outcome. Returns the final status, or None for a no-op wake-up."""
+    claimed = job_claim(job_id=job_id)
+    if claimed is None:
+        return None
+    job, token = claimed
+
+    def report(percent: int, message: str = "") -> None:
+        job_progress(job_id=job.pk, token=token, percent=percent, message=message)
+
+    def store(data: bytes, *, filename: str, content_type: str, kind: str = "output") -> Artifact:
+        return artifact_store(job=job, data=data, filename=filename, content_type=content_type, kind=kind)
+
+    ctx = JobContext(
+        job_id=str(job.pk),
+        tenant=job.tenant,
+        model=job.model,
+        prompt=job.prompt,
+        params=job.input_params,
+        inputs=list(job.artifacts.filter(kind=Artifact.Kind.INPUT)),
+        report=report,
+        store=store,
+    )
+    try:
+        handler = get_handler(job.model.kind)
+        result = handler(ctx)
+    except JobCanceled:
+        return JobStatus.CANCELED
+    except JobError as exc:
+        return job_fail(job_id=job.pk, token=token, error=str(exc), permanent=exc.permanent)
+    except ProviderError as exc:
+        return job_fail(job_id=job.pk, token=token, error=f"Provider error: {exc}", permanent=exc.permanent)
+    except OutboundError as exc:
+        return job_fail(job_id=job.pk, token=token, error=str(exc), permanent=exc.permanent)
+    except Exception as exc:  # a bug in a handler: record it readably, do not loop on it
+        logger.exception("Handler for job %s crashed", job.pk)
+        return job_fail(
+            job_id=job.pk, token=token, error=f"Internal error: {type(exc).__name__}: {exc}", permanent=True
+        )
+    if job_succeed(job_id=job.pk, token=token, result=result):
+        return JobStatus.SUCCEEDED
+    return None
+
+
+# --- reconciler ----------------------------------------------------------------------------
+
+
+def jobs_reconcile(*, now: dt.datetime | None = None, limit: int = 500) -> dict[str, int]:
+    """Take back RUNNING jobs past their lease (→ QUEUED while attempts remain, else FAILED),
+    wake QUEUED internal jobs whose wake-up was lost or whose backoff has passed, and send
+    due webhook retries. Safe to run anywhere, any number of times."""
+    now = now or _now()
+    counts = {"requeued": 0, "failed": 0, "woken": 0, "webhooks": 0}
+    expired = Job.objects.filter(status=JobStatus.RUNNING, lease_expires_at__lt=now).select_related("model")
+    for job in expired[:limit]:
+        internal = job.model.runner == Runner.INTERNAL
+        with transaction.atomic():
+            if job.attempts < job.max_attempts:
+                changed = Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, lease_token=job.lease_token).update(
+                    status=JobStatus.QUEUED,
+                    lease_token="",
+                    lease_expires_at=None,
+                    worker_id="",
+                    available_at=None,
+                    enqueued_at=now if internal else None,
+                )
+                if changed:
+                    counts["requeued"] += 1
+                    _event(
+                        job.pk,
+                        JobEvent.Kind.STATUS,
+                        status=JobStatus.QUEUED,
+                        message=f"Lease of attempt {job.attempts} expired; queued again.",
+                        data={"attempt": job.attempts, "reason": "lease_expired"},
+                    )
+                    if internal:
+                        _enqueue_run(job.pk)
+            else:
+                error = f"The runner stopped responding (lease expired) on all {job.attempts} attempts."
+                changed = Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, lease_token=job.lease_token).update(
+                    status=JobStatus.FAILED,
+                    error=error,
+                    completed_at=now,
+                    lease_token="",
+                    lease_expires_at=None,
+                )
+                if changed:
+                    counts["failed"] += 1
+                    _event(
+                        job.pk,
+                        JobEvent.Kind.STATUS,
+                        status=JobStatus.FAILED,
+                        message=error,
+                        data={"reason": "lease_expired"},
+                    )
+                    _job_finished(Job.objects.select_related("tenant", "model").get(pk=job.pk))
+
+    stale = now - dt.timedelta(seconds=settings.JOBS_QUEUED_STALE_SECONDS)
+    lost = (
+        Job.objects.filter(_claimable(now), model__runner=Runner.INTERNAL)
+        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=stale))
+        .values_list("pk", flat=True)[:limit]
+    )
+    for job_id in list(lost):
+        if Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(enqueued_at=now):
+            counts["woken"] += 1
+            _enqueue_run(job_id)
+
+    due = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
+    for delivery_id in list(due.values_list("pk", flat=True)[:limit]):
+        counts["webhooks"] += 1
+        enqueue(WEBHOOK_TASK, str(delivery_id))
+    return counts
+
+
+# --- external workers ----------------------------------------------------------------------
+
+
+def worker_claim(
+    *, tenant, kinds: list[str], worker_id: str, lease_seconds: int | None = None
+) -> tuple[Job, str] | None:
+    """Claim the oldest claimable external job of one of ``kinds`` (of ``tenant``, or of
+    any tenant for the platform). Exclusive: on PostgreSQL the candidate row is locked
+    with SKIP LOCKED so concurrent workers take different jobs; elsewhere the conditional
+    update decides and a loser tries the next candidate."""
+    lease_seconds = lease_seconds or settings.JOBS_WORKER_LEASE_SECONDS
+    now = _now()
+    base = Job.objects.filter(_claimable(now), model__runner=Runner.EXTERNAL, model__kind__in=kinds)
+    if tenant is not None:
+        base = base.filter(tenant=tenant)
+    base = base.order_by("created_at", "pk")
+    if connection.vendor == "postgresql":
+        with transaction.atomic():
+            job_id = base.select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True).first()
+            if job_id is None:
+                return None
+            token = _claim_update(
+                Job.objects.filter(pk=job_id, status=JobStatus.QUEUED), lease_seconds=lease_seconds, worker_id=worker_id
+            )
+    else:
+        token = None
+        for job_id in base.values_list("pk", flat=True)[:20]:
+            token = _claim_update(
+                Job.objects.filter(pk=job_id, status=JobStatus.QUEUED), lease_seconds=lease_seconds, worker_id=worker_id
+            )
+            if token:
+                break
+    if not token:
+        return None
+    job = Job.objects.select_related("model", "tenant").get(pk=job_id)
+    _event(
+        job.pk,
+        JobEvent.Kind.STATUS,
+        status=JobStatus.RUNNING,
+        message=f"Attempt {job.attempts} claimed by worker {worker_id}.",
+        data={"attempt": job.attempts, "worker": worker_id},
+    )
+    return job, token
+
+
+def worker_complete(*, job: Job, token: str, outputs: list[dict[str, Any]], result: dict | None) -> bool:
+    """Record the outputs a worker uploaded under the job's prefix, then SUCCEED the job."""
+    prefix = job_prefix(job)
+    found = []
+    for i, out in enumerate(outputs):
+        key = out.get("key", "")
+        if not key.startswith(prefix) or ".." in key:
+            raise field_error(f"outputs[{i}].key", f"Must be a key under {prefix} from an upload ticket.")
+        if not storage.exists(key):
+            raise field_error(f"outputs[{i}].key", f"Nothing was uploaded at {key!r}.")
+        found.append((out, key, storage.stat(key)))
+    if Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, lease_token=token).count() != 1:
+        return False
+    for out, key, st in found:
+        Artifact.objects.update_or_create(
+            job=job,
+            key=key,
+            defaults={
+                "tenant_id": job.tenant_id,
+                "kind": out.get("kind") or Artifact.Kind.OUTPUT,
+                "filename": key.rsplit("/", 1)[-1],
+                "content_type": out.get("content_type") or mimetypes.guess_type(key)[0] or "application/octet-stream",
+                "size": st.size,
+                "sha256": st.sha256,
+            },
+        )
+    return job_succeed(job_id=job.pk, token=token, result=result)
+
+
+# --- upload tickets and downloads ------------------------------------------------------------
+
+
+def upload_ticket_create(
+    *, tenant, filename: str, content_type: str, size_bytes: int | None, base_url: str | None, job: Job | None = None
+) -> dict[str, Any]:
+    """A presigned PUT for one new object under the tenant's prefix (or, for a worker, the
+    job's output prefix). Nothing is recorded until a job uses (or completes with) the key."""
+    limit = settings.UPLOAD_MAX_BYTES
+    if size_bytes is not None and size_bytes > limit:
+        raise field_error("size_bytes", f"At most {limit} bytes.")
+    name = safe_filename(filename)
+    if job is not None:
+        key = f"{job_prefix(job)}outputs/{uuid.uuid4().hex[:12]}-{name}"
+    else:
+        key = f"{tenant_prefix(tenant.pk)}uploads/{uuid.uuid4().hex}/{name}"
+    expires = settings.SIGNED_URL_MAX_AGE
+    up = storage.upload_url(key, content_type=content_type, max_bytes=limit, expires=expires, base_url=base_url)
+    return {
+        "key": key,
+        "upload_url": up.url,
+        "method": up.method,
+        "headers": up.headers,
+        "max_bytes": limit,
+        "expires_at": _now() + dt.timedelta(seconds=expires),
+    }
+
+
+def job_download(*, job: Job, base_url: str | None, artifact_id: int | None = None) -> dict[str, Any]:
+    if job.status != JobStatus.SUCCEEDED:
+        raise ApiError(
+            f"The job is {job.status}; its output can be downloaded once it SUCCEEDED.",
+            code="not_ready",
+            fields={"status": [job.status]},
+        )
+    outputs = job.artifacts.filter(kind=Artifact.Kind.OUTPUT)
+    if artifact_id is not None:
+        outputs = outputs.filter(pk=artifact_id)
+    artifact = outputs.order_by("created_at", "pk").first()
+    if artifact is None:
+        from django.http import Http404
+
+        raise Http404("This job has no output artifact.")
+    expires = settings.SIGNED_URL_MAX_AGE
+    return {
+        "url": storage.download_url(artifact.key, expires=expires, base_url=base_url, filename=artifact.filename),
+        "expires_at": _now() + dt.timedelta(seconds=expires),
+        "artifact": artifact,
+    }
+
+
+# --- completion webhooks -------------------------------------------------------------------
+
+
+def job_payload(job: Job) -> dict[str, Any]:
+    return {
+        "id": str(job.pk),
+        "status": job.status,
+        "model": job.model.slug,
+        "progress_percent": job.progress_percent,
+        "result": job.result,
+        "error": job.error,
+        "attempts": job.attempts,
+        "created_at": job.created_at.isoformat() if job.created_at else None,
+        "completed_at": job.completed_at.isoformat() if job.completed_at else None,
+    }
+
+
+def _job_finished(job: Job) -> None:
+    """A job reached a final status: queue its completion webhook (after commit)."""
+    if not job.webhook_url:
+        return
+    delivery = WebhookDelivery.objects.create(
+        job=job,
+        url=job.webhook_url,
+        event_type=f"job.{job.status.lower()}",
+        payload={"type": f"job.{job.status.lower()}", "timestamp": _now().isoformat(), "data": job_payload(job)},
+        next_attempt_at=_now(),
+    )
+    enqueue(WEBHOOK_TASK, str(delivery.pk))
+
+
+def webhook_deliver(*, delivery_id) -> str:
+    """Make one delivery attempt if it is due; record it; schedule the next with
+    exponential backoff on a transient failure. Returns the delivery's status."""
+    now = _now()
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.select_related("job__tenant").filter(pk=delivery_id).first()
+        if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
+            return delivery.status if delivery else "missing"
+        # Claim this attempt: push next_attempt_at out so a concurrent wake-up skips it.
+        claimed = WebhookDelivery.objects.filter(
+            pk=delivery.pk,
+            status=WebhookDelivery.Status.PENDING,
+            attempts=delivery.attempts,
+            next_attempt_at__lte=now,
+        ).update(attempts=F("attempts") + 1, next_attempt_at=now + dt.timedelta(minutes=10))
+        if not claimed:
+            return delivery.status
+    number = delivery.attempts + 1
+    body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
+    headers = webhooks.signed_headers(delivery.job.tenant.webhook_secret, str(delivery.pk), body)
+    headers["Content-Type"] = "application/json"
+    status_code, error, permanent = None, "", False
+    started = _now()
+    try:
+        result = fetch("POST", delivery.url, content=body, headers=headers, timeout=10, retries=0, max_bytes=64 * 1024)
+        status_code = result.status
+    except OutboundError as exc:
+        status_code, error, permanent = exc.status, str(exc), exc.permanent
+    elapsed = (_now() - started).total_seconds() * 1000
+    WebhookAttempt.objects.create(
+        delivery=delivery, number=number, status_code=status_code, error=error[:2000], duration_ms=elapsed
+    )
+    if not error:
+        status, next_at = WebhookDelivery.Status.DELIVERED, None
+    elif permanent or number >= settings.JOBS_WEBHOOK_MAX_ATTEMPTS:
+        status, next_at = WebhookDelivery.Status.FAILED, None
+    else:
+        status = WebhookDelivery.Status.PENDING
+        next_at = _now() + dt.timedelta(seconds=settings.JOBS_WEBHOOK_BACKOFF_SECONDS * (2 ** (number - 1)))
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status=status, next_attempt_at=next_at)
+    return status
+
+
+def terminal_statuses() -> tuple[str, ...]:
+    return tuple(TERMINAL_STATUSES)
