@@ -445,13 +445,38 @@ def reply(
     return result
 
 
-def reply_stream(**kwargs: Any) -> Iterator[Delta | ReplyResult]:
-    """Like :func:`reply` (same arguments) but yields :class:`Delta` pieces as the model
-    writes and finally the :class:`ReplyResult` (messages are stored once the stream ends).
+def reply_stream(
+    *,
+    tenant: Tenant,
+    user_id: str,
+    channel: str,
+    text: str,
+    conversation: Conversation | None = None,
+    channel_ref: Channel | None = None,
+    locale: str | None = None,
+    external_id: str = "",
+    max_chars: int | None = None,
+    history: list[ChatMessage] | None = None,
+    caller_instructions: str = "",
+) -> Iterator[Delta | ReplyResult]:
+    """Like :func:`reply` but yields :class:`Delta` pieces as the model writes and finally
+    the :class:`ReplyResult` (messages are stored once the stream ends).
 
     Validation and the spend gate run before this returns, so a refusal is an ordinary
     error response rather than a broken stream."""
-    turn = _turn(**kwargs)
+    turn = _turn(
+        tenant=tenant,
+        user_id=user_id,
+        channel=channel,
+        text=text,
+        conversation=conversation,
+        channel_ref=channel_ref,
+        locale=locale,
+        external_id=external_id,
+        max_chars=max_chars,
+        history=history,
+        caller_instructions=caller_instructions,
+    )
     usage.check_budget(turn.tenant)
     return _run(turn, stream=True)
 

@@ -1,0 +1,148 @@
+"""POST /api/v1/chat (plain and streamed), conversations and messages."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from chat.models import Conversation, Message, UsageDaily
+
+pytestmark = pytest.mark.django_db
+
+
+def ask(client, text="How long does shipping to Bali take?", **extra):
+    body = {"user_id": "cust-1", "messages": [{"role": "user", "content": text}], **extra}
+    return client.post("/api/v1/chat", body, format="json")
+
+
+def sse_events(response) -> list[tuple[str, dict]]:
+    raw = b"".join(response.streaming_content).decode()
+    events = []
+    for block in raw.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.split("\n"))
+        events.append((lines["event"], json.loads(lines["data"])))
+    return events
+
+
+def test_it_answers_from_the_knowledge_base_and_stores_the_turn(client_a, tenant, kb):
+    kb(tenant)
+    r = ask(client_a)
+    assert r.status_code == 200, r.content
+    body = r.json()
+    assert body["provider"] == "extractive"
+    assert "3-4 days" in body["text"]
+    assert body["bubbles"] and "3-4 days" in " ".join(body["bubbles"])
+    assert any(s["cited"] and s["external_id"] == "shipping" for s in body["sources"])
+    assert body["usage"]["total_tokens"] > 0
+    assert "retrieval;dur=" in r["Server-Timing"]
+    conv = Conversation.objects.get(pk=body["conversation_id"])
+    assert conv.tenant == tenant and conv.user_id == "cust-1" and conv.channel == "api"
+    assert conv.last_customer_message_at is not None
+    roles = list(conv.messages.order_by("created_at").values_list("role", flat=True))
+    assert roles == ["user", "assistant"]
+    assistant = Message.objects.get(pk=body["message_id"])
+    assert assistant.metadata["prompt"]["sections"][0]["name"] == "persona"
+    assert UsageDaily.objects.get(tenant=tenant).requests == 1
+
+
+def test_it_continues_the_conversation_by_user_and_channel_or_by_id(client_a, tenant, kb):
+    kb(tenant)
+    first = ask(client_a).json()
+    second = ask(client_a, "Do you accept returns?").json()
+    assert second["conversation_id"] == first["conversation_id"]
+    third = client_a.post(
+        "/api/v1/chat",
+        {"conversation_id": first["conversation_id"], "messages": [{"role": "user", "content": "And express?"}]},
+        format="json",
+    )
+    assert third.json()["conversation_id"] == first["conversation_id"]
+    msg = Message.objects.get(pk=third.json()["message_id"])
+    # The stored history went into the prompt.
+    assert [m["content"] for m in msg.metadata["prompt"]["messages"]][:2] == [
+        "How long does shipping to Bali take?",
+        first["text"],
+    ]
+    other_channel = ask(client_a, channel="whatsapp").json()
+    assert other_channel["conversation_id"] != first["conversation_id"]
+
+
+def test_it_streams_deltas_then_the_same_final_answer(client_a, tenant, kb):
+    kb(tenant)
+    plain = ask(client_a, user_id="plain").json()
+    r = ask(client_a, user_id="streamer", stream=True)
+    assert r.status_code == 200
+    assert r["Content-Type"].startswith("text/event-stream")
+    events = sse_events(r)
+    kinds = [k for k, _ in events]
+    assert kinds[-1] == "done" and set(kinds[:-1]) == {"delta"}
+    done = events[-1][1]
+    assert "".join(d["text"] for k, d in events if k == "delta") == done["text"]
+    assert done["bubbles"] == plain["bubbles"] and done["text"] == plain["text"]
+    assert [s["id"] for s in done["sources"]] == [s["id"] for s in plain["sources"]]
+    assert done["usage"]["total_tokens"] == plain["usage"]["total_tokens"]
+    assert Message.objects.filter(conversation_id=done["conversation_id"]).count() == 2
+
+
+def test_it_says_plainly_when_nothing_is_found(client_a, tenant):
+    body = ask(client_a, "What is the airspeed of a swallow?").json()
+    assert body["sources"] == []
+    assert "couldn't find" in body["text"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"messages": [{"role": "user", "content": "hi"}]}, "user_id"),
+        ({"user_id": "u"}, "messages"),
+        ({"user_id": "u", "messages": []}, "messages"),
+        ({"user_id": "u", "messages": [{"role": "assistant", "content": "hi"}]}, "messages"),
+        ({"user_id": "u", "messages": [{"role": "user", "content": "  "}]}, "messages"),
+        ({"user_id": "u", "messages": [{"role": "robot", "content": "x"}]}, "messages"),
+        ({"user_id": "u", "messages": [{"role": "user", "content": "x"}], "channel": "fax"}, "channel"),
+        (
+            {"user_id": "u", "messages": [{"role": "user", "content": "x"}], "conversation_id": "nope"},
+            "conversation_id",
+        ),
+        ({"user_id": "u", "messages": [{"role": "user", "content": "x"}], "max_chars": 5}, "max_chars"),
+    ],
+)
+def test_it_rejects_bad_input_naming_the_field(client_a, payload, field):
+    r = client_a.post("/api/v1/chat", payload, format="json")
+    assert r.status_code == 400, r.content
+    assert field in r.json()["error"]["fields"]
+    assert Message.objects.count() == 0
+
+
+def test_it_hides_other_tenants_conversations(client_a, client_b, tenant, kb):
+    kb(tenant)
+    conv_id = ask(client_a).json()["conversation_id"]
+    assert client_b.get(f"/api/v1/conversations/{conv_id}/messages").status_code == 404
+    assert client_b.get(f"/api/v1/conversations/{conv_id}").status_code == 404
+    r = client_b.post(
+        "/api/v1/chat", {"conversation_id": conv_id, "messages": [{"role": "user", "content": "x"}]}, format="json"
+    )
+    assert r.status_code == 404
+    assert client_b.get("/api/v1/conversations").json()["results"] == []
+    assert client_a.get(f"/api/v1/conversations/{uuid.uuid4()}/messages").status_code == 404
+
+
+def test_it_lists_conversations_and_pages_messages_by_cursor(client_a, tenant, kb):
+    kb(tenant)
+    conv_id = ask(client_a).json()["conversation_id"]
+    for q in ("Returns?", "Store hours?"):
+        ask(client_a, q)
+    listed = client_a.get("/api/v1/conversations?user_id=cust-1").json()["results"]
+    assert [c["id"] for c in listed] == [conv_id]
+    page = client_a.get(f"/api/v1/conversations/{conv_id}/messages?page_size=4").json()
+    assert len(page["results"]) == 4 and page["next"]
+    rest = client_a.get(page["next"]).json()
+    assert len(rest["results"]) == 2 and rest["next"] is None
+    assert client_a.get("/api/v1/conversations?channel=fax").status_code == 400
+
+
+def test_it_needs_the_chat_scope(make_client, tenant):
+    client = make_client(tenant, scopes=["knowledge"])
+    assert ask(client).status_code == 403
+    assert client.get("/api/v1/conversations").status_code == 403

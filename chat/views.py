@@ -1,0 +1,383 @@
+"""Chat API: answer a message (plain or streamed), list conversations and messages,
+manage tools, read usage, and the demo shipping-quote tool endpoint."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from chat import selectors, services
+from chat.models import Conversation, Tool
+from chat.serializers import (
+    CHANNEL_CHOICES,
+    ChatMessageInput,
+    ConversationSerializer,
+    MessageSerializer,
+    ReplySerializer,
+    ToolSerializer,
+    UsageDailySerializer,
+)
+from siganteng import webhooks
+from siganteng.ai.base import ChatMessage
+from siganteng.api import get_owned_or_404
+from siganteng.errors import ApiError, error_body, field_error
+from siganteng.pagination import CreatedCursorPagination
+from tenants.auth import request_tenant
+
+
+def reply_payload(result: services.ReplyResult) -> dict:
+    """The JSON body of an answered turn (the plain response and the stream's final event)."""
+    return {
+        "conversation_id": str(result.conversation.pk),
+        "message_id": str(result.message.pk),
+        "user_message_id": str(result.user_message.pk) if result.user_message else None,
+        "text": result.text,
+        "bubbles": result.bubbles,
+        "sources": result.sources,
+        "usage": result.usage,
+        "provider": result.provider,
+        "model": result.model,
+    }
+
+
+def server_timing(result: services.ReplyResult) -> str:
+    """``Server-Timing`` header: where the reply's time went (read by bench/chat.py)."""
+    t = result.timings
+    return ", ".join(
+        f"{name};dur={t.get(name + '_ms', 0.0):.2f}" for name in ("retrieval", "provider", "tools", "other")
+    )
+
+
+def split_messages(messages: list[dict], field: str = "messages") -> tuple[str, list[ChatMessage], str]:
+    """(new user text, earlier turns, caller system instructions) from a messages array.
+
+    The last message must come from the user; ``system`` messages become the caller's
+    instructions; earlier user/assistant messages are the history a stateless caller sent."""
+    if not messages:
+        raise field_error(field, "At least one message is required.")
+    last = messages[-1]
+    if last["role"] != "user":
+        raise field_error(field, "The last message must have role 'user'.")
+    if not last["content"].strip():
+        raise field_error(field, "The last message must have non-empty content.")
+    system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+    earlier = [ChatMessage(role=m["role"], content=m["content"]) for m in messages[:-1] if m["role"] != "system"]
+    return last["content"], earlier, system
+
+
+def sse(event: str, data: dict) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+class ChatView(APIView):
+    """Answer one customer message."""
+
+    required_scope = "chat"
+
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ChatInput"
+
+        user_id = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+        messages = ChatMessageInput(many=True, allow_empty=False, max_length=200)
+        channel = serializers.ChoiceField(choices=CHANNEL_CHOICES, default="api")
+        locale = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
+        conversation_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+        max_chars = serializers.IntegerField(
+            required=False, allow_null=True, default=None, min_value=20, max_value=4096
+        )
+        stream = serializers.BooleanField(default=False)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: OpenApiResponse(
+                ReplySerializer,
+                description="The answer. With stream=true: text/event-stream of `delta` events ({text}) and "
+                "one final `done` event with this same body (or an `error` event).",
+            ),
+            402: OpenApiResponse(description="budget_exceeded"),
+        },
+    )
+    def post(self, request: Request):
+        tenant = request_tenant(request)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        conversation = None
+        if v["conversation_id"]:
+            conversation = get_owned_or_404(Conversation, tenant, pk=v["conversation_id"])
+        elif not v["user_id"].strip():
+            raise field_error("user_id", "This field is required when no conversation_id is given.")
+        text, earlier, system = split_messages(v["messages"])
+        kwargs = {
+            "tenant": tenant,
+            "user_id": v["user_id"],
+            "channel": v["channel"],
+            "text": text,
+            "conversation": conversation,
+            "locale": v["locale"] or None,
+            "max_chars": v["max_chars"],
+            "history": earlier or None,
+            "caller_instructions": system,
+        }
+        if v["stream"]:
+            events = services.reply_stream(**kwargs)
+            response = StreamingHttpResponse(self._stream(events), content_type="text/event-stream")
+            response["Cache-Control"] = "no-cache"
+            response["X-Accel-Buffering"] = "no"
+            return response
+        result = services.reply(**kwargs)
+        return Response(reply_payload(result), headers={"Server-Timing": server_timing(result)})
+
+    @staticmethod
+    def _stream(events: Iterator) -> Iterator[bytes]:
+        try:
+            for item in events:
+                if isinstance(item, services.Delta):
+                    yield sse("delta", {"text": item.text})
+                else:
+                    yield sse("done", reply_payload(item))
+        except ApiError as exc:
+            yield sse("error", error_body(exc.error_code, str(exc.detail)))
+
+
+class ConversationListView(APIView):
+    required_scope = "chat"
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("user_id", OpenApiTypes.STR, description="Only this end user's conversations."),
+            OpenApiParameter("channel", OpenApiTypes.STR, enum=CHANNEL_CHOICES),
+        ],
+        responses=ConversationSerializer(many=True),
+    )
+    def get(self, request: Request):
+        tenant = request_tenant(request)
+        channel = request.query_params.get("channel") or None
+        if channel and channel not in CHANNEL_CHOICES:
+            raise field_error("channel", f"One of {', '.join(CHANNEL_CHOICES)}.")
+        qs = selectors.conversation_list(
+            tenant=tenant, user_id=request.query_params.get("user_id") or None, channel=channel
+        )
+        paginator = CreatedCursorPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(ConversationSerializer(page, many=True).data)
+
+
+class ConversationDetailView(APIView):
+    required_scope = "chat"
+
+    @extend_schema(responses=ConversationSerializer)
+    def get(self, request: Request, conversation_id: str):
+        conversation = get_owned_or_404(Conversation, request_tenant(request), pk=conversation_id)
+        return Response(ConversationSerializer(conversation).data)
+
+
+class MessageListView(APIView):
+    """A conversation's messages, newest first (cursor pagination)."""
+
+    required_scope = "chat"
+
+    @extend_schema(responses=MessageSerializer(many=True))
+    def get(self, request: Request, conversation_id: str):
+        conversation = get_owned_or_404(Conversation, request_tenant(request), pk=conversation_id)
+        paginator = CreatedCursorPagination()
+        page = paginator.paginate_queryset(selectors.message_list(conversation=conversation), request, view=self)
+        return paginator.get_paginated_response(MessageSerializer(page, many=True).data)
+
+
+# --- tools ---------------------------------------------------------------------------
+
+
+class _ToolInput(serializers.Serializer):
+    name = serializers.RegexField(
+        r"^[a-zA-Z0-9_-]{1,64}$", max_length=64, help_text="Function name shown to the model: letters, digits, _ and -."
+    )
+    description = serializers.CharField(max_length=2000)
+    parameters = serializers.JSONField(required=False, help_text="JSON Schema (type object) of the arguments.")
+    url = serializers.URLField(max_length=500, help_text="http(s) endpoint receiving signed POSTs.")
+    signing_secret = serializers.CharField(max_length=100, required=False, allow_blank=True, write_only=True)
+    timeout_seconds = serializers.FloatField(required=False, min_value=0.5, max_value=30.0)
+    enabled = serializers.BooleanField(required=False)
+
+
+def _check_url_scheme(url: str) -> None:
+    if not url.lower().startswith(("http://", "https://")):
+        raise field_error("url", "Only http and https URLs are allowed.")
+
+
+class ToolListView(APIView):
+    """List and register the tenant's HTTP tools (admin scope: tools send data out)."""
+
+    required_scope = "admin"
+
+    class InputSerializer(_ToolInput):
+        class Meta:
+            ref_name = "ToolCreate"
+
+        pass
+
+    @extend_schema(responses=ToolSerializer(many=True))
+    def get(self, request: Request):
+        qs = selectors.tool_list(tenant=request_tenant(request))
+        paginator = CreatedCursorPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(ToolSerializer(page, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: ToolSerializer})
+    def post(self, request: Request):
+        tenant = request_tenant(request)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        _check_url_scheme(data.validated_data["url"])
+        tool = services.tool_create(tenant=tenant, **data.validated_data)
+        return Response(ToolSerializer(tool).data, status=status.HTTP_201_CREATED)
+
+
+class ToolDetailView(APIView):
+    required_scope = "admin"
+
+    class InputSerializer(_ToolInput):
+        class Meta:
+            ref_name = "ToolUpdate"
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            for f in self.fields.values():
+                f.required = False
+
+    @extend_schema(responses=ToolSerializer)
+    def get(self, request: Request, tool_id: str):
+        return Response(ToolSerializer(get_owned_or_404(Tool, request_tenant(request), pk=tool_id)).data)
+
+    @extend_schema(request=InputSerializer, responses=ToolSerializer)
+    def patch(self, request: Request, tool_id: str):
+        tool = get_owned_or_404(Tool, request_tenant(request), pk=tool_id)
+        data = self.InputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        if "url" in data.validated_data:
+            _check_url_scheme(data.validated_data["url"])
+        tool = services.tool_update(tool=tool, **data.validated_data)
+        return Response(ToolSerializer(tool).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, tool_id: str):
+        services.tool_delete(tool=get_owned_or_404(Tool, request_tenant(request), pk=tool_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UsageListView(APIView):
+    """Daily token and cost roll-up, newest day first."""
+
+    required_scope = "chat"
+    pagination_class = None
+
+    @extend_schema(responses=UsageDailySerializer(many=True))
+    def get(self, request: Request):
+        rows = selectors.usage_list(tenant=request_tenant(request)).order_by("-date", "provider", "model")[:400]
+        return Response(UsageDailySerializer(rows, many=True).data)
+
+
+# --- demo tool -----------------------------------------------------------------------
+
+ZONES = {
+    "jakarta": 1,
+    "bogor": 1,
+    "depok": 1,
+    "tangerang": 1,
+    "bekasi": 1,
+    "bandung": 2,
+    "semarang": 2,
+    "surabaya": 2,
+    "yogyakarta": 2,
+    "malang": 2,
+    "solo": 2,
+    "medan": 3,
+    "makassar": 3,
+    "denpasar": 3,
+    "palembang": 3,
+    "balikpapan": 3,
+}
+ZONE_PRICE = {1: (10000, 4000, 1), 2: (15000, 6000, 2), 3: (25000, 9000, 4), 4: (35000, 12000, 6)}
+
+
+def shipping_quote(*, destination_city: str, weight_kg: float, service: str = "regular") -> dict:
+    """A deterministic demo price list (IDR): base + per-kg by zone; express costs 1.8x and is faster."""
+    zone = ZONES.get(destination_city.strip().lower(), 4)
+    base, per_kg, days = ZONE_PRICE[zone]
+    kg = max(1, -(-weight_kg // 1))  # charged per started kilogram
+    price = base + per_kg * (kg - 1)
+    if service == "express":
+        price, days = int(price * 1.8), max(1, days // 2)
+    return {
+        "destination_city": destination_city,
+        "weight_kg": weight_kg,
+        "service": service,
+        "price_idr": int(price),
+        "eta_days": days,
+        "courier": "SIGANTENG demo courier",
+    }
+
+
+class DemoShippingQuoteView(APIView):
+    """The demo tenant's shipping-quote tool, served by this app. Called by the tool runner
+    with a Standard Webhooks signature made with the calling tenant's ``shipping_quote``
+    tool secret; unsigned or badly signed calls get 401."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "DemoShippingQuoteInput"
+
+        destination_city = serializers.CharField(max_length=100)
+        weight_kg = serializers.FloatField(min_value=0.01, max_value=1000)
+        service = serializers.ChoiceField(choices=["regular", "express"], default="regular")
+
+    @extend_schema(
+        request=inline_serializer(
+            "ShippingQuoteCall",
+            {"tool": serializers.CharField(), "tenant": serializers.CharField(), "arguments": InputSerializer()},
+        ),
+        responses=inline_serializer(
+            "ShippingQuote",
+            {
+                "destination_city": serializers.CharField(),
+                "weight_kg": serializers.FloatField(),
+                "service": serializers.CharField(),
+                "price_idr": serializers.IntegerField(),
+                "eta_days": serializers.IntegerField(),
+                "courier": serializers.CharField(),
+            },
+        ),
+        auth=[],
+    )
+    def post(self, request: Request):
+        body = request.body
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            raise ApiError("Malformed JSON.", code="malformed_request") from None
+        tenant_id = payload.get("tenant") if isinstance(payload, dict) else None
+        tool = Tool.objects.filter(tenant_id=tenant_id, name=payload.get("tool") if tenant_id else None).first()
+        if tool is None or not tool.signing_secret:
+            raise ApiError("Unknown or unsigned tool.", code="authentication_failed", status_code=401)
+        try:
+            webhooks.verify(tool.signing_secret, dict(request.headers), body)
+        except webhooks.WebhookVerificationError as exc:
+            raise ApiError(f"Bad signature: {exc}.", code="authentication_failed", status_code=401) from None
+        data = self.InputSerializer(data=payload.get("arguments") or {})
+        data.is_valid(raise_exception=True)
+        return Response(shipping_quote(**data.validated_data))
