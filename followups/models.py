@@ -70,8 +70,11 @@ class FollowUp(models.Model):
         ordering = ["-created_at"]
         verbose_name = "follow-up"
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "idempotency_key"], condition=~Q(idempotency_key=""),
-                                    name="uniq_followup_idempotency_key"),
+            models.UniqueConstraint(
+                fields=["tenant", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="uniq_followup_idempotency_key",
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "run_at"], name="followup_due"),

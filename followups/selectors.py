@@ -10,8 +10,14 @@ from followups.models import FollowUp
 from tenants.models import Tenant
 
 
-def followups_list(*, tenant: Tenant, status: list[str] | None = None, due_after: dt.datetime | None = None,
-                   due_before: dt.datetime | None = None, conversation_id=None) -> QuerySet[FollowUp]:
+def followups_list(
+    *,
+    tenant: Tenant,
+    status: list[str] | None = None,
+    due_after: dt.datetime | None = None,
+    due_before: dt.datetime | None = None,
+    conversation_id=None,
+) -> QuerySet[FollowUp]:
     qs = FollowUp.objects.filter(tenant=tenant)
     if status:
         qs = qs.filter(status__in=status)

@@ -89,10 +89,19 @@ def followup_schedule(
     try:
         with transaction.atomic():
             followup = FollowUp.objects.create(
-                tenant=tenant, conversation=conversation, channel=channel, user_id=user_id,
-                requested_due_at=due_at, due_at=when, run_at=when, text=text.strip(), prompt=prompt.strip(),
-                respect_working_hours=respect_working_hours, cancel_on_reply=cancel_on_reply,
-                idempotency_key=idempotency_key, metadata=metadata or {},
+                tenant=tenant,
+                conversation=conversation,
+                channel=channel,
+                user_id=user_id,
+                requested_due_at=due_at,
+                due_at=when,
+                run_at=when,
+                text=text.strip(),
+                prompt=prompt.strip(),
+                respect_working_hours=respect_working_hours,
+                cancel_on_reply=cancel_on_reply,
+                idempotency_key=idempotency_key,
+                metadata=metadata or {},
                 max_attempts=settings.FOLLOWUP_MAX_ATTEMPTS,
             )
     except IntegrityError:
@@ -128,11 +137,19 @@ def followups_cancel_on_reply(*, conversation: Conversation) -> int:
 def followup_reschedule(*, followup: FollowUp, due_at: dt.datetime) -> FollowUp:
     """Schedule again (staff): any state but SENT and an in-flight SENDING. Attempts and
     the review flag reset; bubbles already composed are kept for the new attempt."""
-    when = effective_due_at(tenant=followup.tenant, due_at=due_at,
-                            respect_working_hours=followup.respect_working_hours)
+    when = effective_due_at(tenant=followup.tenant, due_at=due_at, respect_working_hours=followup.respect_working_hours)
     changed = FollowUp.objects.filter(~Q(status__in=[S.SENT, S.SENDING]), pk=followup.pk).update(
-        status=S.SCHEDULED, requested_due_at=due_at, due_at=when, run_at=when, attempts=0, reason="",
-        needs_review=False, claim_token="", lease_until=None, request_started_at=None, updated_at=timezone.now(),
+        status=S.SCHEDULED,
+        requested_due_at=due_at,
+        due_at=when,
+        run_at=when,
+        attempts=0,
+        reason="",
+        needs_review=False,
+        claim_token="",
+        lease_until=None,
+        request_started_at=None,
+        updated_at=timezone.now(),
     )
     followup.refresh_from_db()
     if not changed:
@@ -157,11 +174,15 @@ def followups_claim_due(*, now: dt.datetime | None = None, limit: int | None = N
         if not ids:
             return []
         FollowUp.objects.filter(pk__in=ids, status=S.SCHEDULED).update(
-            status=S.SENDING, claim_token=token, request_started_at=None, updated_at=now,
+            status=S.SENDING,
+            claim_token=token,
+            request_started_at=None,
+            updated_at=now,
             lease_until=now + dt.timedelta(seconds=settings.FOLLOWUP_LEASE_SECONDS),
         )
-        claimed = [str(pk) for pk in FollowUp.objects.filter(pk__in=ids, claim_token=token)
-                   .values_list("pk", flat=True)]
+        claimed = [
+            str(pk) for pk in FollowUp.objects.filter(pk__in=ids, claim_token=token).values_list("pk", flat=True)
+        ]
         for pk in claimed:
             enqueue("followups.tasks.deliver", pk, token)
     return claimed
@@ -209,14 +230,23 @@ def _backoff(attempts: int) -> dt.timedelta:
 def followup_deliver(*, followup_id: str, token: str) -> str:
     """Send one claimed follow-up. Returns the outcome (``sent``, ``retry``, ``failed``,
     ``skipped``, ``outcome_unknown`` or ``stale`` for a wake-up that no longer applies)."""
-    followup = (FollowUp.objects.select_related("tenant", "channel", "conversation")
-                .filter(pk=followup_id, claim_token=token, status=S.SENDING).first())
+    followup = (
+        FollowUp.objects.select_related("tenant", "channel", "conversation")
+        .filter(pk=followup_id, claim_token=token, status=S.SENDING)
+        .first()
+    )
     if followup is None:
         return "stale"
     if followup.request_started_at is not None:
         # This claim's request already left once and its worker never recorded the outcome.
-        _finish(followup.pk, token, status=S.FAILED, reason=OUTCOME_UNKNOWN, needs_review=True,
-                last_error="The delivery was interrupted after the request left; it may have arrived.")
+        _finish(
+            followup.pk,
+            token,
+            status=S.FAILED,
+            reason=OUTCOME_UNKNOWN,
+            needs_review=True,
+            last_error="The delivery was interrupted after the request left; it may have arrived.",
+        )
         return OUTCOME_UNKNOWN
 
     message = followup.message
@@ -224,16 +254,19 @@ def followup_deliver(*, followup_id: str, token: str) -> str:
         try:
             bubbles, message = _bubbles_for(followup)
         except Exception as exc:  # the LLM failed: nothing was sent, so retrying is safe
-            return _after_error(followup, token, TransportError(f"Composing the message failed: {exc}",
-                                                                permanent=False, code="compose_failed"))
+            return _after_error(
+                followup,
+                token,
+                TransportError(f"Composing the message failed: {exc}", permanent=False, code="compose_failed"),
+            )
         if not _finish(followup.pk, token, bubbles=bubbles, message=message):
             return "stale"
         followup.bubbles = bubbles
 
     now = timezone.now()
-    if not FollowUp.objects.filter(pk=followup.pk, claim_token=token, status=S.SENDING,
-                                   request_started_at__isnull=True).update(
-            request_started_at=now, attempts=F("attempts") + 1, updated_at=now):
+    if not FollowUp.objects.filter(
+        pk=followup.pk, claim_token=token, status=S.SENDING, request_started_at__isnull=True
+    ).update(request_started_at=now, attempts=F("attempts") + 1, updated_at=now):
         return "stale"  # canceled (customer replied) or reclaimed in the meantime
     followup.attempts += 1
 
@@ -243,13 +276,17 @@ def followup_deliver(*, followup_id: str, token: str) -> str:
         sent_ids.append(provider_id)
         FollowUp.objects.filter(pk=followup.pk, claim_token=token).update(provider_message_ids=sent_ids)
 
-    outbound = Outbound(recipient=followup.user_id, bubbles=followup.bubbles, conversation=followup.conversation,
-                        reference=f"fu_{followup.pk}", metadata={"followup_id": str(followup.pk)})
+    outbound = Outbound(
+        recipient=followup.user_id,
+        bubbles=followup.bubbles,
+        conversation=followup.conversation,
+        reference=f"fu_{followup.pk}",
+        metadata={"followup_id": str(followup.pk)},
+    )
     try:
         channel_send(channel=followup.channel, outbound=outbound, start=len(sent_ids), on_sent=on_sent)
     except DeliverySkipped as skip:
-        _finish(followup.pk, token, status=S.SKIPPED, reason=skip.reason, last_error=str(skip),
-                request_started_at=None)
+        _finish(followup.pk, token, status=S.SKIPPED, reason=skip.reason, last_error=str(skip), request_started_at=None)
         return "skipped"
     except TransportError as exc:
         return _after_error(followup, token, exc)
@@ -257,12 +294,25 @@ def followup_deliver(*, followup_id: str, token: str) -> str:
     sent_at = timezone.now()
     if message is None:
         message = Message.objects.create(
-            tenant=followup.tenant, conversation=followup.conversation, role="assistant",
-            content="\n\n".join(followup.bubbles), bubbles=followup.bubbles,
-            external_id=(sent_ids[0] if sent_ids else "")[:200], metadata={"followup_id": str(followup.pk)},
+            tenant=followup.tenant,
+            conversation=followup.conversation,
+            role="assistant",
+            content="\n\n".join(followup.bubbles),
+            bubbles=followup.bubbles,
+            external_id=(sent_ids[0] if sent_ids else "")[:200],
+            metadata={"followup_id": str(followup.pk)},
         )
-    _finish(followup.pk, token, status=S.SENT, sent_at=sent_at, provider_message_ids=sent_ids, message=message,
-            reason="", last_error="", lease_until=None)
+    _finish(
+        followup.pk,
+        token,
+        status=S.SENT,
+        sent_at=sent_at,
+        provider_message_ids=sent_ids,
+        message=message,
+        reason="",
+        last_error="",
+        lease_until=None,
+    )
     return "sent"
 
 
@@ -278,8 +328,16 @@ def _after_error(followup: FollowUp, token: str, exc: TransportError) -> str:
         _finish(followup.pk, token, status=S.FAILED, reason="max_attempts", last_error=error)
         return "failed"
     # Transient and nothing ambiguous went out: back to the queue, later.
-    _finish(followup.pk, token, status=S.SCHEDULED, run_at=timezone.now() + _backoff(max(1, followup.attempts)),
-            claim_token="", lease_until=None, request_started_at=None, last_error=error)
+    _finish(
+        followup.pk,
+        token,
+        status=S.SCHEDULED,
+        run_at=timezone.now() + _backoff(max(1, followup.attempts)),
+        claim_token="",
+        lease_until=None,
+        request_started_at=None,
+        last_error=error,
+    )
     return "retry"
 
 
@@ -293,8 +351,11 @@ def followups_reconcile(*, now: dt.datetime | None = None) -> dict[str, int]:
         status=S.SCHEDULED, claim_token="", lease_until=None, run_at=now, updated_at=now
     )
     unknown = stuck.filter(request_started_at__isnull=False).update(
-        status=S.FAILED, reason=OUTCOME_UNKNOWN, needs_review=True, updated_at=now,
+        status=S.FAILED,
+        reason=OUTCOME_UNKNOWN,
+        needs_review=True,
+        updated_at=now,
         last_error="The worker stopped after the request left; it may have been delivered. "
-                   "Check with the customer, then reschedule if needed.",
+        "Check with the customer, then reschedule if needed.",
     )
     return {"requeued": retried, "outcome_unknown": unknown}

@@ -40,10 +40,12 @@ def _page(view, request, qs):
 class ScheduleView(APIView):
     required_scope = SCOPE
 
-    @extend_schema(request=ScheduleInputSerializer, responses={201: FollowUpOutputSerializer,
-                                                               200: FollowUpOutputSerializer},
-                   operation_id="followup_schedule",
-                   description="201 when scheduled; 200 with the existing follow-up for a repeated idempotency key.")
+    @extend_schema(
+        request=ScheduleInputSerializer,
+        responses={201: FollowUpOutputSerializer, 200: FollowUpOutputSerializer},
+        operation_id="followup_schedule",
+        description="201 when scheduled; 200 with the existing follow-up for a repeated idempotency key.",
+    )
     def post(self, request):
         tenant = request_tenant(request)
         data = ScheduleInputSerializer(data=request.data)
@@ -56,13 +58,21 @@ class ScheduleView(APIView):
             channel = _owned_field(Channel, tenant, v["channel_id"], "channel_id")
         due_at = v["due_at"] if "due_at" in v else timezone.now() + dt.timedelta(seconds=v["delay_seconds"])
         followup, created = services.followup_schedule(
-            tenant=tenant, due_at=due_at, text=v["text"], prompt=v["prompt"], conversation=conversation,
-            user_id=v.get("user_id", ""), channel=channel, respect_working_hours=v["respect_working_hours"],
-            cancel_on_reply=v["cancel_on_reply"], metadata=v["metadata"],
+            tenant=tenant,
+            due_at=due_at,
+            text=v["text"],
+            prompt=v["prompt"],
+            conversation=conversation,
+            user_id=v.get("user_id", ""),
+            channel=channel,
+            respect_working_hours=v["respect_working_hours"],
+            cancel_on_reply=v["cancel_on_reply"],
+            metadata=v["metadata"],
             idempotency_key=v["idempotency_key"] or request.headers.get("Idempotency-Key", "").strip()[:200],
         )
-        return Response(FollowUpOutputSerializer(followup).data,
-                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            FollowUpOutputSerializer(followup).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
 
 class PendingView(APIView):
@@ -79,16 +89,17 @@ class ListView(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("status", str, description="Comma-separated statuses."),
-            OpenApiParameter("due_after", dt.datetime), OpenApiParameter("due_before", dt.datetime),
+            OpenApiParameter("due_after", dt.datetime),
+            OpenApiParameter("due_before", dt.datetime),
             OpenApiParameter("conversation_id", str),
         ],
-        responses=FollowUpOutputSerializer(many=True), operation_id="followups_list",
+        responses=FollowUpOutputSerializer(many=True),
+        operation_id="followups_list",
     )
     def get(self, request):
         filters = ListFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        return _page(self, request, selectors.followups_list(tenant=request_tenant(request),
-                                                             **filters.validated_data))
+        return _page(self, request, selectors.followups_list(tenant=request_tenant(request), **filters.validated_data))
 
 
 class DetailView(APIView):

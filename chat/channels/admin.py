@@ -15,10 +15,30 @@ class ChannelAdmin(admin.ModelAdmin):
     list_display = ("name", "tenant", "kind", "enabled", "last_error_short", "last_error_at", "created_at")
     list_filter = ("kind", "enabled")
     search_fields = ("name", "tenant__id", "tenant__name")
-    readonly_fields = ("id", "inbound_token", "last_error", "last_error_at", "disabled_reason", "created_at",
-                       "updated_at")
-    fields = ("tenant", "kind", "name", "config", "secrets", "enabled", "disabled_reason", "last_error",
-              "last_error_at", "inbound_token", "id", "created_at", "updated_at")
+    readonly_fields = (
+        "id",
+        "inbound_token",
+        "last_error",
+        "last_error_at",
+        "disabled_reason",
+        "created_at",
+        "updated_at",
+    )
+    fields = (
+        "tenant",
+        "kind",
+        "name",
+        "config",
+        "secrets",
+        "enabled",
+        "disabled_reason",
+        "last_error",
+        "last_error_at",
+        "inbound_token",
+        "id",
+        "created_at",
+        "updated_at",
+    )
     actions = ("send_test_message",)
 
     @admin.display(description="last error")

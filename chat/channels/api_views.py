@@ -33,8 +33,9 @@ class ChannelListCreateView(APIView):
         page = paginator.paginate_queryset(Channel.objects.filter(tenant=tenant), request, view=self)
         return paginator.get_paginated_response(ChannelOutputSerializer(page, many=True).data)
 
-    @extend_schema(request=ChannelCreateInputSerializer, responses={201: ChannelCreatedSerializer},
-                   operation_id="channels_create")
+    @extend_schema(
+        request=ChannelCreateInputSerializer, responses={201: ChannelCreatedSerializer}, operation_id="channels_create"
+    )
     def post(self, request):
         tenant = request_tenant(request)
         data = ChannelCreateInputSerializer(data=request.data)
@@ -52,8 +53,9 @@ class ChannelDetailView(APIView):
         channel = get_owned_or_404(Channel, request_tenant(request), pk=channel_id)
         return Response(ChannelOutputSerializer(channel).data)
 
-    @extend_schema(request=ChannelUpdateInputSerializer, responses=ChannelOutputSerializer,
-                   operation_id="channels_update")
+    @extend_schema(
+        request=ChannelUpdateInputSerializer, responses=ChannelOutputSerializer, operation_id="channels_update"
+    )
     def patch(self, request, channel_id):
         channel = get_owned_or_404(Channel, request_tenant(request), pk=channel_id)
         data = ChannelUpdateInputSerializer(data=request.data)

@@ -22,8 +22,9 @@ class TransportError(Exception):
     means the request may have reached the provider (a timeout), so sending again could
     duplicate the message."""
 
-    def __init__(self, message: str, *, permanent: bool, ambiguous: bool = False, disable: bool = False,
-                 code: str = "error"):
+    def __init__(
+        self, message: str, *, permanent: bool, ambiguous: bool = False, disable: bool = False, code: str = "error"
+    ):
         super().__init__(message)
         self.permanent = permanent
         self.ambiguous = ambiguous

@@ -16,8 +16,20 @@ class ChannelOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Channel
-        fields = ["id", "kind", "name", "config", "secrets_set", "inbound_url", "enabled", "last_error",
-                  "last_error_at", "disabled_reason", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "kind",
+            "name",
+            "config",
+            "secrets_set",
+            "inbound_url",
+            "enabled",
+            "last_error",
+            "last_error_at",
+            "disabled_reason",
+            "created_at",
+            "updated_at",
+        ]
 
     def get_secrets_set(self, obj: Channel) -> list[str]:
         return sorted(k for k, v in (obj.secrets or {}).items() if v)
@@ -29,9 +41,10 @@ class ChannelOutputSerializer(serializers.ModelSerializer):
 
 class ChannelCreatedSerializer(ChannelOutputSerializer):
     generated_secrets = serializers.DictField(
-        child=serializers.CharField(), read_only=True,
+        child=serializers.CharField(),
+        read_only=True,
         help_text="Secrets generated for you (Telegram secret token, WhatsApp verify token, webhook signing "
-                  "secret). Shown only in this response.",
+        "secret). Shown only in this response.",
     )
 
     class Meta(ChannelOutputSerializer.Meta):
@@ -49,6 +62,7 @@ class ChannelCreateInputSerializer(serializers.Serializer):
 class ChannelUpdateInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, required=False)
     config = serializers.DictField(required=False, help_text="Replaces the whole configuration.")
-    secrets = serializers.DictField(required=False, write_only=True,
-                                    help_text="Merged into the stored secrets; null or \"\" removes a key.")
+    secrets = serializers.DictField(
+        required=False, write_only=True, help_text='Merged into the stored secrets; null or "" removes a key.'
+    )
     enabled = serializers.BooleanField(required=False)

@@ -35,20 +35,34 @@ def _clean(kind: str, config: dict[str, Any], secrets: dict[str, Any]) -> tuple[
         raise ApiError(str(exc), code="invalid", fields={k: [v] for k, v in exc.fields.items()}) from None
 
 
-def channel_create(*, tenant: Tenant, kind: str, name: str, config: dict | None = None,
-                   secrets: dict | None = None, enabled: bool = True) -> tuple[Channel, dict[str, str]]:
+def channel_create(
+    *,
+    tenant: Tenant,
+    kind: str,
+    name: str,
+    config: dict | None = None,
+    secrets: dict | None = None,
+    enabled: bool = True,
+) -> tuple[Channel, dict[str, str]]:
     """Create a channel; returns it and the secrets generated for it (shown to the caller
     once: the Telegram secret token, WhatsApp verify token or webhook signing secret)."""
     supplied = dict(secrets or {})
     config, secrets = _clean(kind, config or {}, supplied)
     generated = {k: secrets[k] for k in registry.transport_class(kind).generated_secrets if not supplied.get(k)}
-    channel = Channel.objects.create(tenant=tenant, kind=kind, name=name, config=config, secrets=secrets,
-                                     enabled=enabled)
+    channel = Channel.objects.create(
+        tenant=tenant, kind=kind, name=name, config=config, secrets=secrets, enabled=enabled
+    )
     return channel, generated
 
 
-def channel_update(*, channel: Channel, name: str | None = None, config: dict | None = None,
-                   secrets: dict | None = None, enabled: bool | None = None) -> Channel:
+def channel_update(
+    *,
+    channel: Channel,
+    name: str | None = None,
+    config: dict | None = None,
+    secrets: dict | None = None,
+    enabled: bool | None = None,
+) -> Channel:
     """Change a channel. ``secrets`` are merged (a key set to null or "" is removed);
     enabling a channel clears its ``disabled_reason``."""
     if config is not None or secrets is not None:
@@ -86,8 +100,9 @@ def channel_send(*, channel: Channel, outbound: Outbound, start: int = 0, on_sen
     """Deliver ``outbound.bubbles[start:]`` through ``channel``; raises TransportError
     (recorded on the channel) or DeliverySkipped."""
     if not channel.enabled:
-        raise TransportError(f"The channel is disabled: {channel.disabled_reason or 'by staff'}",
-                             permanent=True, code="channel_disabled")
+        raise TransportError(
+            f"The channel is disabled: {channel.disabled_reason or 'by staff'}", permanent=True, code="channel_disabled"
+        )
     try:
         return registry.transport_for(channel).deliver(outbound, start=start, on_sent=on_sent)
     except TransportError as exc:
@@ -99,10 +114,17 @@ def channel_send_test(*, channel: Channel, recipient: str = "") -> list[str]:
     """Send a fixed test message (admin action). The recipient defaults to the channel's
     ``config.test_recipient``; the WhatsApp window is treated as open."""
     recipient = recipient or str(channel.config.get("test_recipient", "")) or "test"
-    conversation = Conversation(tenant=channel.tenant, user_id=recipient, channel=channel.kind,
-                                channel_ref=channel, last_customer_message_at=timezone.now())
-    ids = channel_send(channel=channel, outbound=Outbound(recipient=recipient, bubbles=[TEST_MESSAGE],
-                                                          conversation=conversation, reference="test"))
+    conversation = Conversation(
+        tenant=channel.tenant,
+        user_id=recipient,
+        channel=channel.kind,
+        channel_ref=channel,
+        last_customer_message_at=timezone.now(),
+    )
+    ids = channel_send(
+        channel=channel,
+        outbound=Outbound(recipient=recipient, bubbles=[TEST_MESSAGE], conversation=conversation, reference="test"),
+    )
     Channel.objects.filter(pk=channel.pk).update(last_error="", last_error_at=None)
     return ids
 
@@ -110,11 +132,15 @@ def channel_send_test(*, channel: Channel, recipient: str = "") -> list[str]:
 # --- inbound --------------------------------------------------------------------------
 def conversation_for(*, channel: Channel, user_id: str) -> Conversation:
     """The customer's latest conversation on this channel, opened when there is none."""
-    conversation = (Conversation.objects.filter(tenant_id=channel.tenant_id, channel_ref=channel, user_id=user_id)
-                    .order_by("-updated_at").first())
+    conversation = (
+        Conversation.objects.filter(tenant_id=channel.tenant_id, channel_ref=channel, user_id=user_id)
+        .order_by("-updated_at")
+        .first()
+    )
     if conversation is None:
-        conversation = Conversation.objects.create(tenant_id=channel.tenant_id, user_id=user_id,
-                                                   channel=channel.kind, channel_ref=channel)
+        conversation = Conversation.objects.create(
+            tenant_id=channel.tenant_id, user_id=user_id, channel=channel.kind, channel_ref=channel
+        )
     return conversation
 
 
@@ -136,11 +162,15 @@ def inbound_accept(*, channel: Channel, message: InboundMessage) -> Accepted:
     now = timezone.now()
     try:
         with transaction.atomic():
-            event = InboundEvent.objects.create(tenant_id=channel.tenant_id, channel=channel,
-                                                external_id=message.external_id[:200])
+            event = InboundEvent.objects.create(
+                tenant_id=channel.tenant_id, channel=channel, external_id=message.external_id[:200]
+            )
             conversation = conversation_for(channel=channel, user_id=message.user_id)
             user_message = Message.objects.create(
-                tenant_id=channel.tenant_id, conversation=conversation, role="user", content=message.text,
+                tenant_id=channel.tenant_id,
+                conversation=conversation,
+                role="user",
+                content=message.text,
                 external_id=message.external_id[:200],
                 metadata={"inbound_event": event.pk, **({"name": message.name} if message.name else {})},
             )

@@ -23,29 +23,45 @@ def reply_inbound(event_id: int) -> str:
     duplicate wake-up a no-op, so each message is answered once."""
     from chat.services import reply
 
-    if not InboundEvent.objects.filter(pk=event_id, status="received").update(status="replying",
-                                                                             updated_at=timezone.now()):
+    if not InboundEvent.objects.filter(pk=event_id, status="received").update(
+        status="replying", updated_at=timezone.now()
+    ):
         return "stale"
     event = InboundEvent.objects.select_related("channel", "channel__tenant", "message__conversation").get(pk=event_id)
     user_message = event.message
     conversation = user_message.conversation
     channel = event.channel
     try:
-        result = reply(tenant=channel.tenant, user_id=conversation.user_id, channel=channel.kind,
-                       text=user_message.content, conversation=conversation, channel_ref=channel,
-                       locale=conversation.locale or None, external_id=user_message.external_id,
-                       history=_history_before(user_message))
+        result = reply(
+            tenant=channel.tenant,
+            user_id=conversation.user_id,
+            channel=channel.kind,
+            text=user_message.content,
+            conversation=conversation,
+            channel_ref=channel,
+            locale=conversation.locale or None,
+            external_id=user_message.external_id,
+            history=_history_before(user_message),
+        )
         # reply() stores the user side of the turn itself; the message was already stored
         # when it arrived (so it is never lost while the reply waits), so drop the copy.
         if result.user_message is not None:
             Message.objects.filter(pk=result.user_message.pk).delete()
         sent: list[str] = []
-        channel_send(channel=channel, on_sent=lambda _i, pid: sent.append(pid),
-                     outbound=Outbound(recipient=conversation.user_id, bubbles=list(result.bubbles),
-                                       conversation=conversation, reference=f"msg_{result.message.pk}"))
+        channel_send(
+            channel=channel,
+            on_sent=lambda _i, pid: sent.append(pid),
+            outbound=Outbound(
+                recipient=conversation.user_id,
+                bubbles=list(result.bubbles),
+                conversation=conversation,
+                reference=f"msg_{result.message.pk}",
+            ),
+        )
     except (TransportError, DeliverySkipped, ApiError) as exc:
-        InboundEvent.objects.filter(pk=event_id).update(status="failed", error=str(exc)[:2000],
-                                                        updated_at=timezone.now())
+        InboundEvent.objects.filter(pk=event_id).update(
+            status="failed", error=str(exc)[:2000], updated_at=timezone.now()
+        )
         return "failed"
     Message.objects.filter(pk=result.message.pk).update(
         external_id=(sent[0] if sent else "")[:200],
@@ -63,9 +79,13 @@ def _history_before(message: Message) -> list:
     from chat.selectors import HISTORY_MAX_ROWS, MESSAGE_OVERHEAD_TOKENS
     from siganteng.ai.base import ChatMessage, estimate_tokens
 
-    rows = (Message.objects.filter(conversation_id=message.conversation_id, role__in=("user", "assistant"),
-                                   created_at__lt=message.created_at)
-            .order_by("-created_at", "-pk").values_list("role", "content")[:HISTORY_MAX_ROWS])
+    rows = (
+        Message.objects.filter(
+            conversation_id=message.conversation_id, role__in=("user", "assistant"), created_at__lt=message.created_at
+        )
+        .order_by("-created_at", "-pk")
+        .values_list("role", "content")[:HISTORY_MAX_ROWS]
+    )
     picked, used = [], 0
     for role, content in rows:
         cost = estimate_tokens(content) + MESSAGE_OVERHEAD_TOKENS
@@ -83,8 +103,11 @@ def reconcile_inbound() -> dict[str, int]:
     from siganteng.queue import enqueue_now
 
     now = timezone.now()
-    lost = list(InboundEvent.objects.filter(status="received", updated_at__lt=now - dt.timedelta(minutes=2))
-                .values_list("pk", flat=True)[:500])
+    lost = list(
+        InboundEvent.objects.filter(status="received", updated_at__lt=now - dt.timedelta(minutes=2)).values_list(
+            "pk", flat=True
+        )[:500]
+    )
     for pk in lost:
         enqueue_now("chat.channels.tasks.reply_inbound", pk)
     stuck = InboundEvent.objects.filter(status="replying", updated_at__lt=now - REPLY_LEASE).update(

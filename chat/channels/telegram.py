@@ -87,5 +87,12 @@ class TelegramTransport(Transport):
         if "id" not in chat or "message_id" not in message:
             return []
         name = " ".join(p for p in (sender.get("first_name"), sender.get("last_name")) if p)
-        return [InboundMessage(external_id=f"{chat['id']}:{message['message_id']}", user_id=str(chat["id"]),
-                               text=message["text"], name=name, raw=payload)]
+        return [
+            InboundMessage(
+                external_id=f"{chat['id']}:{message['message_id']}",
+                user_id=str(chat["id"]),
+                text=message["text"],
+                name=name,
+                raw=payload,
+            )
+        ]

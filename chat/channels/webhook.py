@@ -57,8 +57,10 @@ class WebhookTransport(Transport):
             },
         }
         body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-        headers = {"Content-Type": "application/json",
-                   **webhooks.signed_headers(self.secrets["signing_secret"], msg_id, body)}
+        headers = {
+            "Content-Type": "application/json",
+            **webhooks.signed_headers(self.secrets["signing_secret"], msg_id, body),
+        }
         self.call("POST", self.config["url"], content=body, headers=headers)
         ids = [f"{msg_id}:{i}" for i in range(start, len(out.bubbles))]
         if on_sent is not None:
@@ -83,5 +85,8 @@ class WebhookTransport(Transport):
         if not (isinstance(text, str) and text.strip() and user_id not in (None, "")):
             return []
         external_id = str(data.get("id") or request.headers.get("webhook-id", ""))
-        return [InboundMessage(external_id=external_id, user_id=str(user_id), text=text,
-                               name=str(data.get("name") or ""), raw=payload)]
+        return [
+            InboundMessage(
+                external_id=external_id, user_id=str(user_id), text=text, name=str(data.get("name") or ""), raw=payload
+            )
+        ]

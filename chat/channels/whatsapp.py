@@ -77,8 +77,9 @@ class WhatsAppTransport(Transport):
 
     def _post(self, body: dict[str, Any]) -> str:
         body = {"messaging_product": "whatsapp", "recipient_type": "individual", **body}
-        result = self.call("POST", self._url(), json=body,
-                           headers={"Authorization": f"Bearer {self.secrets['access_token']}"}).json()
+        result = self.call(
+            "POST", self._url(), json=body, headers={"Authorization": f"Bearer {self.secrets['access_token']}"}
+        ).json()
         return str(result["messages"][0]["id"])
 
     def deliver(self, out: Outbound, *, start: int = 0, on_sent=None) -> list[str]:
@@ -89,15 +90,17 @@ class WhatsAppTransport(Transport):
             raise DeliverySkipped(WINDOW_CLOSED, "The 24-hour window is closed and the channel has no template.")
         # Template parameters may not contain newlines or tabs: the bubbles become one line.
         text = " ".join(" ".join(b.split()) for b in out.bubbles[start:])
-        provider_id = self._post({
-            "to": out.recipient,
-            "type": "template",
-            "template": {
-                "name": template["name"],
-                "language": {"code": template.get("language", "en_US")},
-                "components": [{"type": "body", "parameters": [{"type": "text", "text": text}]}],
-            },
-        })
+        provider_id = self._post(
+            {
+                "to": out.recipient,
+                "type": "template",
+                "template": {
+                    "name": template["name"],
+                    "language": {"code": template.get("language", "en_US")},
+                    "components": [{"type": "body", "parameters": [{"type": "text", "text": text}]}],
+                },
+            }
+        )
         if on_sent is not None:
             for index in range(start, len(out.bubbles)):
                 on_sent(index, provider_id)
@@ -110,7 +113,7 @@ class WhatsAppTransport(Transport):
         error = super().map_error(exc)
         code = None
         snippet = str(exc)
-        if "\"code\":" in snippet:
+        if '"code":' in snippet:
             match = re.search(r'"code":\s*(\d+)', snippet)
             code = int(match.group(1)) if match else None
         error.disable = error.permanent and (
@@ -130,7 +133,7 @@ class WhatsAppTransport(Transport):
         if not header.startswith("sha256="):
             raise InboundRejected("Missing X-Hub-Signature-256.", status=401)
         expected = hmac.new(self.secrets.get("app_secret", "").encode(), body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(header[len("sha256="):], expected):
+        if not hmac.compare_digest(header[len("sha256=") :], expected):
             raise InboundRejected("X-Hub-Signature-256 does not match the body.", status=403)
 
     def parse(self, request: HttpRequest, payload: Any) -> list[InboundMessage]:
@@ -140,14 +143,24 @@ class WhatsAppTransport(Transport):
                 value = change.get("value") if isinstance(change, dict) else None
                 if not isinstance(value, dict):
                     continue
-                names = {c.get("wa_id"): (c.get("profile") or {}).get("name", "")
-                         for c in value.get("contacts", []) if isinstance(c, dict)}
+                names = {
+                    c.get("wa_id"): (c.get("profile") or {}).get("name", "")
+                    for c in value.get("contacts", [])
+                    if isinstance(c, dict)
+                }
                 for msg in value.get("messages", []):
                     if not isinstance(msg, dict) or msg.get("type") != "text":
                         continue  # statuses, media, reactions: nothing to answer
                     body = (msg.get("text") or {}).get("body")
                     if not (isinstance(body, str) and msg.get("id") and msg.get("from")):
                         continue
-                    found.append(InboundMessage(external_id=msg["id"], user_id=str(msg["from"]), text=body,
-                                                name=names.get(msg["from"], "") or "", raw=msg))
+                    found.append(
+                        InboundMessage(
+                            external_id=msg["id"],
+                            user_id=str(msg["from"]),
+                            text=body,
+                            name=names.get(msg["from"], "") or "",
+                            raw=msg,
+                        )
+                    )
         return found
