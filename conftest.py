@@ -10,6 +10,9 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+# Fake OpenAI/Gemini servers and their fixtures (fake_openai, fake_gemini).
+pytest_plugins = ["siganteng.ai.testing"]
+
 
 @pytest.fixture(autouse=True)
 def _clear_cache():

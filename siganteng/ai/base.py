@@ -13,13 +13,31 @@ Role = Literal["system", "user", "assistant", "tool"]
 
 class ProviderError(Exception):
     """A provider call failed. ``permanent`` says whether retrying (or falling back) can help:
-    bad credentials or a malformed request are permanent; 429, 5xx and timeouts are not."""
+    bad credentials or a malformed request are permanent; 429, 5xx and timeouts are not.
 
-    def __init__(self, message: str, *, permanent: bool, provider: str = "", status: int | None = None):
+    ``kind`` says what failed: ``status`` (an HTTP error status), ``timeout``,
+    ``connection``, ``malformed`` (an unreadable reply), ``config`` (missing key).
+    ``attempts`` is how many requests were made before giving up; ``retry_after`` is the
+    server's requested wait in seconds, when it sent one."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        provider: str = "",
+        status: int | None = None,
+        kind: str = "",
+        attempts: int = 1,
+        retry_after: float | None = None,
+    ):
         super().__init__(message)
         self.permanent = permanent
         self.provider = provider
         self.status = status
+        self.kind = kind
+        self.attempts = attempts
+        self.retry_after = retry_after
 
 
 @dataclass
@@ -31,9 +49,14 @@ class ToolSpec:
 
 @dataclass
 class ToolCall:
+    """A function call the model asked for. ``signature`` is an opaque provider token to
+    send back with the call on the next turn (Gemini's thought signature, base64); keep it
+    with the call when storing history."""
+
     id: str
     name: str
     arguments: dict[str, Any]
+    signature: str = ""
 
 
 @dataclass
