@@ -308,6 +308,7 @@ SPECTACULAR_SETTINGS = {
 LLM_DEFAULT_PROVIDER = env_str("LLM_DEFAULT_PROVIDER", "extractive")
 LLM_TIMEOUT = env_float("LLM_TIMEOUT", 30.0)
 LLM_MAX_RETRIES = env_int("LLM_MAX_RETRIES", 2, minimum=0)
+LLM_RETRY_BACKOFF = env_float("LLM_RETRY_BACKOFF", 0.5)  # seconds before the first retry; doubles, capped at 8 s
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL") or None
 OPENAI_DEFAULT_MODEL = env_str("OPENAI_DEFAULT_MODEL", "gpt-4o-mini")
