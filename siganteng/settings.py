@@ -301,6 +301,8 @@ SPECTACULAR_SETTINGS = {
         "LlmProviderEnum": "siganteng.ai.registry.llm_choices",
         "ChannelKindEnum": "chat.channels.registry.choices",
         "FollowUpStatusEnum": "followups.models.FollowUp.Status",
+        "KbDocumentStatusEnum": "knowledge.models.Document.Status",
+        "KbSourceKindEnum": "knowledge.models.Source.Kind",
     },
 }
 
