@@ -1,0 +1,107 @@
+"""Token cost, the daily roll-up and the spend gate (refusal happens before any provider call)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from chat import usage
+from chat.models import Conversation, Message, UsageDaily
+from siganteng.ai.base import Usage
+
+pytestmark = pytest.mark.django_db
+
+
+def ask(client, text="How long does shipping to Bali take?", **extra):
+    body = {"user_id": "cust-1", "messages": [{"role": "user", "content": text}], **extra}
+    return client.post("/api/v1/chat", body, format="json")
+
+
+def test_it_prices_tokens_by_model(settings):
+    settings.LLM_PRICES = {"m": {"input": 1.0, "output": 2.0}}
+    assert usage.cost_for("m", Usage(1_000_000, 500_000)) == Decimal("2.00000000")
+    assert usage.cost_for("extractive-v1", Usage(10, 10)) == 0
+
+
+def test_it_rolls_usage_up_per_day_atomically(tenant):
+    for _ in range(3):
+        usage.usage_record(tenant=tenant, provider="openai", model="m", usage=Usage(10, 5), cost=Decimal("0.5"))
+    row = UsageDaily.objects.get(tenant=tenant)
+    assert (row.requests, row.tokens_in, row.tokens_out, row.cost) == (3, 30, 15, Decimal("1.5"))
+    last_month = (timezone.now().replace(day=1) - dt.timedelta(days=2)).date()
+    usage.usage_record(
+        tenant=tenant, provider="openai", model="m", usage=Usage(1000, 0), cost=Decimal(0), on=last_month
+    )
+    assert usage.tokens_this_month(tenant) == 45
+
+
+def test_it_records_tokens_and_cost_per_message(client_a, tenant, kb, fake_openai):
+    kb(tenant)
+    tenant.llm_provider = "openai"
+    tenant.save()
+    fake_openai.reply_text("Shipping to Bali takes 3-4 days [x].", usage=(1000, 200))
+    body = ask(client_a).json()
+    assert body["provider"] == "openai" and body["model"] == "gpt-4o-mini"
+    msg = Message.objects.get(pk=body["message_id"])
+    assert (msg.tokens_in, msg.tokens_out) == (1000, 200)
+    assert msg.cost == Decimal("0.00027000")  # 1000 x 0.15/M + 200 x 0.60/M
+    row = UsageDaily.objects.get(tenant=tenant, provider="openai")
+    assert (row.tokens_in, row.tokens_out, row.cost) == (1000, 200, Decimal("0.00027000"))
+    # The passages and the system prompt reached the model.
+    sent = fake_openai.last_body["messages"]
+    assert sent[0]["role"] == "system" and "Bali takes 3-4 days" in sent[0]["content"]
+
+
+def test_it_refuses_an_over_budget_tenant_before_calling_the_provider(client_a, tenant, fake_openai):
+    tenant.llm_provider = "openai"
+    tenant.monthly_token_budget = 100
+    tenant.save()
+    usage.usage_record(tenant=tenant, provider="openai", model="gpt-4o-mini", usage=Usage(80, 20), cost=Decimal(0))
+    r = ask(client_a)
+    assert r.status_code == 402
+    assert r.json()["error"]["code"] == "budget_exceeded"
+    streamed = ask(client_a, stream=True)
+    assert streamed.status_code == 402 and streamed.json()["error"]["code"] == "budget_exceeded"
+    assert fake_openai.calls == 0
+    assert Message.objects.count() == 0 and Conversation.objects.count() == 0
+
+
+def test_it_answers_while_under_budget(client_a, tenant, fake_openai):
+    tenant.llm_provider = "openai"
+    tenant.monthly_token_budget = 100_000
+    tenant.save()
+    fake_openai.reply_text("Hi!", usage=(10, 2))
+    assert ask(client_a).status_code == 200
+    assert fake_openai.calls == 1
+
+
+def test_it_reports_provider_failures_without_storing_half_a_turn(client_a, tenant, fake_openai, settings):
+    settings.LLM_MAX_RETRIES = 0
+    tenant.llm_provider = "openai"
+    tenant.save()
+    fake_openai.fail(500, times=5)
+    r = ask(client_a)
+    assert r.status_code == 503 and r.json()["error"]["code"] == "provider_unavailable"
+    assert Message.objects.count() == 0
+
+
+def test_it_falls_back_to_the_tenants_fallback_provider(client_a, tenant, kb, fake_openai, settings):
+    settings.LLM_MAX_RETRIES = 0
+    kb(tenant)
+    tenant.llm_provider = "openai"
+    tenant.llm_fallback_provider = "extractive"
+    tenant.save()
+    fake_openai.fail(503, times=5)
+    body = ask(client_a).json()
+    assert body["provider"] == "extractive" and "3-4 days" in body["text"]
+    assert Message.objects.get(pk=body["message_id"]).metadata["fallback_from"] == "openai"
+
+
+def test_it_lists_daily_usage(client_a, client_b, tenant):
+    usage.usage_record(tenant=tenant, provider="openai", model="m", usage=Usage(3, 4), cost=Decimal("0.1"))
+    rows = client_a.get("/api/v1/usage").json()
+    assert rows[0]["tokens_in"] == 3 and rows[0]["cost"] == "0.10000000"
+    assert client_b.get("/api/v1/usage").json() == []
