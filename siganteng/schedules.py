@@ -1,8 +1,10 @@
 """Create or update the django-q2 schedules every app declares.
 
-Each app's ``tasks.py`` may define ``SCHEDULES = [(name, func, minutes), ...]``. They are
-written with ``catch_up=False`` (a cluster that was down does not replay missed runs)
-by ``manage.py seed`` and ``manage.py ensure_schedules``; running it again changes nothing.
+Each app's ``tasks.py`` may define ``SCHEDULES = [(name, func, minutes), ...]``.
+``manage.py seed`` and ``manage.py ensure_schedules`` write them; running it again
+changes nothing but the function and the interval. A cluster that was down does not
+replay the runs it missed: ``Q_CLUSTER["catch_up"]`` is ``False`` (django-q2 applies it
+to every schedule when it computes the next run).
 """
 
 from __future__ import annotations
@@ -32,16 +34,18 @@ def declared_schedules() -> list[tuple[str, str, int]]:
 
 
 def ensure_schedules() -> list[str]:
+    """Create missing schedules (first run now) and update the function and interval of
+    existing ones, keeping their next run. Returns the names, in declaration order."""
     names = []
     for name, func, minutes in declared_schedules():
         Schedule.objects.update_or_create(
             name=name,
-            defaults={
+            defaults={"func": func, "schedule_type": Schedule.MINUTES, "minutes": minutes, "repeats": -1},
+            create_defaults={
                 "func": func,
                 "schedule_type": Schedule.MINUTES,
                 "minutes": minutes,
                 "repeats": -1,
-                "catch_up": False,
                 "next_run": timezone.now(),
             },
         )

@@ -1,0 +1,118 @@
+"""``manage.py serve``: the web server (gunicorn) and the task cluster (qcluster) as two
+child processes in the foreground.
+
+Ctrl-C or SIGTERM stops both: each child runs in its own process group and gets SIGTERM
+(gunicorn finishes in-flight requests, qcluster its running tasks), then SIGKILL after
+``--grace`` seconds. If either child dies on its own, the other is stopped too and the
+command exits non-zero, so a supervisor sees the failure instead of half a system.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+BASE_DIR = Path(settings.BASE_DIR)
+
+
+class Command(BaseCommand):
+    help = "Run the web server and the task cluster together until Ctrl-C or SIGTERM."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+        parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
+        parser.add_argument("--grace", type=float, default=20.0, help="seconds to wait before SIGKILL")
+
+    def handle(self, *args, **options):
+        self._stopping = False
+        self._signal = 0
+        web_cmd = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "siganteng.wsgi:application",
+            "--bind",
+            f"{options['host']}:{options['port']}",
+            "--workers",
+            str(options["workers"]),
+            # Threads let streaming (server-sent events) answers run beside short requests.
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(options["threads"]),
+            "--timeout",
+            "120",
+            "--graceful-timeout",
+            str(int(options["grace"])),
+            "--access-logfile",
+            "-",
+        ]
+        cluster_cmd = [sys.executable, "manage.py", "qcluster"]
+        children: dict[str, subprocess.Popen] = {}
+
+        def on_signal(signum, frame):
+            self._stopping = True
+            self._signal = signum
+
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        try:
+            children["web"] = self._spawn(web_cmd)
+            children["cluster"] = self._spawn(cluster_cmd)
+            self.stdout.write(
+                f"Serving on http://{options['host']}:{options['port']} (web pid {children['web'].pid}, "
+                f"cluster pid {children['cluster'].pid}); Ctrl-C stops both."
+            )
+            failed = None
+            while not self._stopping:
+                for name, proc in children.items():
+                    if proc.poll() is not None:
+                        failed = (name, proc.returncode)
+                        break
+                if failed:
+                    break
+                time.sleep(0.2)
+        finally:
+            self._stop_all(children, options["grace"])
+        if failed:
+            raise CommandError(f"The {failed[0]} process exited with status {failed[1]}; stopped the other.")
+        self.stdout.write("Stopped web server and task cluster.")
+
+    def _spawn(self, cmd: list[str]) -> subprocess.Popen:
+        # Own process group: the terminal's Ctrl-C reaches only this command, which then
+        # stops each child in order instead of all of them racing.
+        return subprocess.Popen(cmd, cwd=BASE_DIR, env=dict(os.environ), start_new_session=True)
+
+    def _stop_all(self, children: dict[str, subprocess.Popen], grace: float) -> None:
+        for proc in children.values():
+            if proc.poll() is None:
+                # Only the leader: gunicorn's master and qcluster's main process each stop
+                # their own workers in order (a signal to the whole group makes django-q2's
+                # sentinel and workers race and hang until SIGKILL).
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for proc in children.values():
+            remaining = max(0.1, deadline - time.monotonic())
+            try:
+                proc.wait(timeout=remaining)
+            except subprocess.TimeoutExpired:
+                _signal_group(proc, signal.SIGKILL)
+                proc.wait(timeout=5)
+            # Leftovers of the group (qcluster's worker processes) go too.
+            _signal_group(proc, signal.SIGKILL)
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass

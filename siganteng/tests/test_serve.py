@@ -1,0 +1,89 @@
+"""``manage.py serve`` runs gunicorn and qcluster together and stops both cleanly."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from siganteng.testing import BASE_DIR, subprocess_env, wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by its parent) counts as gone.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _start(tmp_path):
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--port", str(port), "--workers", "1", "--grace", "15"],
+            cwd=BASE_DIR,
+            env=subprocess_env(DEBUG="true"),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def pids():
+        m = re.search(r"web pid (\d+), cluster pid (\d+)", log.read_text(errors="replace"))
+        return (int(m.group(1)), int(m.group(2))) if m else None
+
+    def healthy():
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        web, cluster = wait_until(pids, timeout=30, message="serve to start its children")
+        wait_until(healthy, timeout=30, message="/healthz")
+    except AssertionError:
+        proc.kill()
+        raise AssertionError(log.read_text(errors="replace")[-3000:]) from None
+    return proc, web, cluster, log
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_it_serves_and_stops_both_processes_on_a_signal(tmp_path, sig):
+    proc, web, cluster, log = _start(tmp_path)
+    assert _alive(web) and _alive(cluster)
+    started = time.monotonic()
+    proc.send_signal(sig)
+    assert proc.wait(timeout=30) == 0, log.read_text(errors="replace")[-3000:]
+    assert time.monotonic() - started < 15  # stopped by the signal, not by the SIGKILL fallback
+    wait_until(lambda: not _alive(web) and not _alive(cluster), timeout=10, message="children to exit")
+    assert "Stopped web server and task cluster." in log.read_text()
+
+
+def test_it_stops_the_cluster_and_fails_when_the_web_server_dies(tmp_path):
+    proc, web, cluster, log = _start(tmp_path)
+    os.kill(web, signal.SIGKILL)
+    assert proc.wait(timeout=30) != 0
+    wait_until(lambda: not _alive(cluster), timeout=10, message="cluster to exit")
+    assert "web process exited" in log.read_text()
