@@ -25,10 +25,13 @@ install-dev: $(VENV)/.installed-dev
 
 ## Set up (virtualenv, install, migrate, seed) and run the API and the task cluster
 ## on http://127.0.0.1:8000 until Ctrl-C.
+## OUTBOUND_ALLOW_PRIVATE: the demo's tools are served by this same app on 127.0.0.1.
+RUN_ENV = DEBUG=$${DEBUG:-true} OUTBOUND_ALLOW_PRIVATE=$${OUTBOUND_ALLOW_PRIVATE:-true} \
+	PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://127.0.0.1:$${PORT:-8000}}
 run: install
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed
-	DEBUG=$${DEBUG:-true} exec $(BIN)/python manage.py serve --host 127.0.0.1 --port $${PORT:-8000}
+	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
+	$(RUN_ENV) $(BIN)/python manage.py seed
+	$(RUN_ENV) exec $(BIN)/python manage.py serve --host 127.0.0.1 --port $${PORT:-8000}
 
 ## Install what the tests need and run the whole suite.
 test: install-dev
