@@ -250,31 +250,35 @@ def followup_deliver(*, followup_id: str, token: str) -> str:
         return OUTCOME_UNKNOWN
 
     message = followup.message
-    if not followup.bubbles:
+    bubbles = followup.bubbles
+    if not bubbles:
         try:
             bubbles, message = _bubbles_for(followup)
         except Exception as exc:  # the LLM failed: nothing was sent, so retrying is safe
+            logger.warning("composing follow-up %s failed: %s", followup.pk, exc)
             return _after_error(
                 followup,
                 token,
                 TransportError(f"Composing the message failed: {exc}", permanent=False, code="compose_failed"),
+                started=False,
             )
-        if not _finish(followup.pk, token, bubbles=bubbles, message=message):
-            return "stale"
-        followup.bubbles = bubbles
 
+    # The point of no return: from here a dead worker means "outcome unknown". The same
+    # update stores the bubbles, so a retry resends exactly this text.
     now = timezone.now()
     if not FollowUp.objects.filter(
         pk=followup.pk, claim_token=token, status=S.SENDING, request_started_at__isnull=True
-    ).update(request_started_at=now, attempts=F("attempts") + 1, updated_at=now):
+    ).update(request_started_at=now, attempts=F("attempts") + 1, bubbles=bubbles, message=message, updated_at=now):
         return "stale"  # canceled (customer replied) or reclaimed in the meantime
     followup.attempts += 1
+    followup.bubbles = bubbles
 
     sent_ids = list(followup.provider_message_ids)
 
     def on_sent(index: int, provider_id: str) -> None:
         sent_ids.append(provider_id)
-        FollowUp.objects.filter(pk=followup.pk, claim_token=token).update(provider_message_ids=sent_ids)
+        if index < len(bubbles) - 1:  # progress, so a retry resumes after this bubble
+            FollowUp.objects.filter(pk=followup.pk, claim_token=token).update(provider_message_ids=sent_ids)
 
     outbound = Outbound(
         recipient=followup.user_id,
@@ -316,8 +320,11 @@ def followup_deliver(*, followup_id: str, token: str) -> str:
     return "sent"
 
 
-def _after_error(followup: FollowUp, token: str, exc: TransportError) -> str:
+def _after_error(followup: FollowUp, token: str, exc: TransportError, *, started: bool = True) -> str:
     error = f"[{exc.code}] {exc}"[:2000]
+    if not started:
+        FollowUp.objects.filter(pk=followup.pk, claim_token=token).update(attempts=F("attempts") + 1)
+        followup.attempts += 1
     if exc.ambiguous and not transport_class(followup.channel.kind).idempotent:
         _finish(followup.pk, token, status=S.FAILED, reason=OUTCOME_UNKNOWN, needs_review=True, last_error=error)
         return OUTCOME_UNKNOWN

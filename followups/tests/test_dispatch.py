@@ -1,0 +1,259 @@
+"""Dispatch and delivery, step by step: claim, deliver, retry, fail, skip, cancel on reply,
+and the exactly-once rules for wake-ups that are duplicated, lost or interrupted."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from chat.channels.services import conversation_for
+from chat.channels.tests.fakes import dumps, telegram_update
+from chat.models import Channel, Message
+from followups import services, tasks
+from followups.models import FollowUp
+from siganteng.testing import Reply
+
+pytestmark = pytest.mark.django_db
+
+LONG = (
+    "Halo Budi! Pesanan kamu sudah kami kirim hari ini.\n\n"
+    "Nomor resinya JNE 1234567890, bisa dicek di situs JNE.\n\n"
+    "Kalau ada pertanyaan, balas saja pesan ini ya."
+)
+
+
+def _due(conversation, *, text=LONG, prompt="", ago=dt.timedelta(seconds=1), **kw) -> FollowUp:
+    followup, _ = services.followup_schedule(
+        tenant=conversation.tenant,
+        conversation=conversation,
+        text=text,
+        prompt=prompt,
+        due_at=timezone.now() - ago,
+        respect_working_hours=False,
+        **kw,
+    )
+    return followup
+
+
+def _claim_and_deliver() -> list[str]:
+    """One dispatcher pass, then run each enqueued delivery like a worker would."""
+    claimed = services.followups_claim_due()
+    outcomes = []
+    for pk in claimed:
+        token = FollowUp.objects.get(pk=pk).claim_token
+        outcomes.append(tasks.deliver(pk, token))
+    return outcomes
+
+
+@pytest.fixture
+def telegram(tenant, make_channel, telegram_api):
+    channel = make_channel(tenant, "telegram")
+    return conversation_for(channel=channel, user_id="5550001")
+
+
+def test_it_delivers_a_due_follow_up_once_as_bubbles(telegram, telegram_api, django_capture_on_commit_callbacks):
+    followup = _due(telegram)
+    later = _due(telegram, ago=-dt.timedelta(hours=1))
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert services.followups_claim_due() == [str(followup.pk)]
+    assert len(callbacks) == 1  # one delivery task per follow-up, enqueued after commit
+    token = FollowUp.objects.get(pk=followup.pk).claim_token
+    assert tasks.deliver(str(followup.pk), token) == "sent"
+    assert tasks.deliver(str(followup.pk), token) == "stale"  # a duplicate wake-up changes nothing
+    followup.refresh_from_db()
+    assert followup.status == "SENT" and followup.attempts == 1 and followup.sent_at is not None
+    assert [m["text"] for m in telegram_api.sent] == followup.bubbles == LONG.split("\n\n")
+    assert followup.provider_message_ids == ["1000", "1001", "1002"]
+    assert followup.message.content == LONG and followup.message.role == "assistant"
+    assert FollowUp.objects.get(pk=later.pk).status == "SCHEDULED"
+    assert services.followups_claim_due() == []
+
+
+def test_it_claims_each_row_once_across_dispatchers(telegram):
+    for _ in range(5):
+        _due(telegram, text="x")
+    first = services.followups_claim_due(limit=3)
+    second = services.followups_claim_due(limit=3)
+    assert len(first) == 3 and len(second) == 2 and not set(first) & set(second)
+
+
+def test_it_retries_a_transient_error_with_backoff_resuming_after_sent_bubbles(telegram, telegram_api, settings):
+    followup = _due(telegram)
+    ok = {"ok": True, "result": {"message_id": 1, "date": 1, "chat": {"id": 1, "type": "private"}}}
+    # bubble 1 goes out, then the API fails with 502 on bubble 2 (the typing call before it is fine)
+    telegram_api.fail_next[:] = [Reply(200, ok), Reply(200, {"ok": True, "result": True}), Reply(502, "Bad Gateway")]
+    assert _claim_and_deliver() == ["retry"]
+    followup.refresh_from_db()
+    assert followup.status == "SCHEDULED" and followup.attempts == 1 and "502" in followup.last_error
+    assert followup.provider_message_ids == ["1"]
+    assert followup.run_at >= timezone.now() + dt.timedelta(seconds=settings.FOLLOWUP_RETRY_BASE_SECONDS - 5)
+    assert _claim_and_deliver() == []  # not before the backoff
+    FollowUp.objects.filter(pk=followup.pk).update(run_at=timezone.now())
+    assert _claim_and_deliver() == ["sent"]
+    followup.refresh_from_db()
+    # the retry resumed with bubble 2: bubble 1 was not sent twice
+    assert [m["text"] for m in telegram_api.sent] == LONG.split("\n\n")[1:]
+    assert followup.provider_message_ids == ["1", "1000", "1001"] and followup.attempts == 2
+    assert Channel.objects.get().enabled
+
+
+def test_it_fails_after_the_last_attempt(telegram, telegram_api):
+    followup = _due(telegram, text="x")
+    FollowUp.objects.filter(pk=followup.pk).update(max_attempts=2)
+    for _ in range(2):
+        telegram_api.fail_next.append(Reply(503, "busy"))
+        FollowUp.objects.filter(pk=followup.pk).update(run_at=timezone.now())
+        _claim_and_deliver()
+    followup.refresh_from_db()
+    assert followup.status == "FAILED" and followup.reason == "max_attempts" and followup.attempts == 2
+
+
+def test_it_fails_a_permanent_error_at_once_and_says_why(telegram, telegram_api):
+    followup = _due(telegram, text="x")
+    telegram_api.fail_next.append(
+        Reply(403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"})
+    )
+    assert _claim_and_deliver() == ["failed"]
+    followup.refresh_from_db()
+    assert followup.status == "FAILED" and followup.reason == "http_403" and "blocked" in followup.last_error
+    assert followup.attempts == 1
+
+
+def test_it_marks_a_timed_out_send_for_staff_instead_of_sending_again(telegram, telegram_api, settings):
+    settings.CHANNEL_TIMEOUT = 0.2
+    followup = _due(telegram, text="x")
+    telegram_api.fail_next.append(Reply(200, {"ok": True}, delay=1.0))
+    assert _claim_and_deliver() == ["outcome_unknown"]
+    followup.refresh_from_db()
+    assert followup.status == "FAILED" and followup.reason == "outcome_unknown" and followup.needs_review
+    assert _claim_and_deliver() == []
+
+
+def test_it_marks_a_delivery_whose_worker_died_mid_request_for_staff(telegram, telegram_api):
+    followup = _due(telegram, text="x")
+    [pk] = services.followups_claim_due()
+    # the worker wrote request_started_at, sent the request, and died before the outcome
+    FollowUp.objects.filter(pk=pk).update(
+        request_started_at=timezone.now(), lease_until=timezone.now() - dt.timedelta(seconds=1)
+    )
+    assert services.followups_reconcile() == {"requeued": 0, "outcome_unknown": 1}
+    followup.refresh_from_db()
+    assert followup.status == "FAILED" and followup.reason == "outcome_unknown" and followup.needs_review
+    assert _claim_and_deliver() == [] and telegram_api.sent == []
+
+
+def test_it_redelivers_a_claim_whose_request_never_started(telegram, telegram_api):
+    followup = _due(telegram, text="x")
+    [pk] = services.followups_claim_due()
+    old_token = FollowUp.objects.get(pk=pk).claim_token
+    # the wake-up was lost (Redis has no ack): the lease runs out with nothing started
+    FollowUp.objects.filter(pk=pk).update(lease_until=timezone.now() - dt.timedelta(seconds=1))
+    assert tasks.reconcile() == {"requeued": 1, "outcome_unknown": 0}
+    assert _claim_and_deliver() == ["sent"]
+    assert tasks.deliver(pk, old_token) == "stale"  # the late original wake-up does nothing
+    assert len(telegram_api.sent) == 1 and FollowUp.objects.get(pk=followup.pk).status == "SENT"
+
+
+def test_it_marks_a_redelivered_task_whose_request_had_started(telegram, telegram_api):
+    _due(telegram, text="x")
+    [pk] = services.followups_claim_due()
+    row = FollowUp.objects.get(pk=pk)
+    FollowUp.objects.filter(pk=pk).update(request_started_at=timezone.now())
+    assert tasks.deliver(pk, row.claim_token) == "outcome_unknown"
+    assert telegram_api.sent == []
+
+
+def test_it_cancels_on_a_customer_reply_before_the_due_time(telegram, telegram_api, tenant):
+    keep = _due(telegram, text="still send", ago=-dt.timedelta(minutes=5), cancel_on_reply=False)
+    cancel = _due(telegram, text="never send", ago=-dt.timedelta(minutes=5))
+    channel = telegram.channel_ref
+    resp = Client().post(
+        f"/channels/telegram/{channel.inbound_token}/",
+        content_type="application/json",
+        data=dumps(telegram_update(update_id=1, message_id=1, chat_id=5550001, text="thanks!")),
+        headers={"X-Telegram-Bot-Api-Secret-Token": "tg-secret-0123456789"},
+    )
+    assert resp.status_code == 200
+    cancel.refresh_from_db()
+    assert cancel.status == "CANCELED" and cancel.reason == "customer_replied"
+    FollowUp.objects.filter(status="SCHEDULED").update(run_at=timezone.now())
+    assert _claim_and_deliver() == ["sent"]
+    assert [m["text"] for m in telegram_api.sent] == ["still send"]
+    assert FollowUp.objects.get(pk=keep.pk).status == "SENT"
+
+
+def test_it_does_not_send_a_claimed_follow_up_canceled_before_its_request(telegram, telegram_api):
+    _due(telegram, text="x")
+    [pk] = services.followups_claim_due()
+    token = FollowUp.objects.get(pk=pk).claim_token
+    assert services.followups_cancel_on_reply(conversation=telegram) == 1
+    assert tasks.deliver(pk, token) == "stale"
+    assert telegram_api.sent == []
+
+
+def test_it_uses_the_whatsapp_template_outside_the_window_or_skips(tenant, make_channel, whatsapp_api):
+    with_template = make_channel(tenant, "whatsapp", config={"template": {"name": "follow_up"}})
+    without = make_channel(tenant, "whatsapp", name="no template")
+    a = conversation_for(channel=with_template, user_id="6281111")
+    b = conversation_for(channel=without, user_id="6282222")
+    c = conversation_for(channel=without, user_id="6283333")
+    c.last_customer_message_at = timezone.now() - dt.timedelta(hours=2)
+    c.save()
+    fa, fb, fc = _due(a), _due(b), _due(c, text="inside the window")
+    assert sorted(_claim_and_deliver()) == ["sent", "sent", "skipped"]
+    fa.refresh_from_db(), fb.refresh_from_db(), fc.refresh_from_db()
+    assert fa.status == "SENT" and fa.provider_message_ids
+    assert fb.status == "SKIPPED" and fb.reason == "whatsapp_window_closed"
+    assert fc.status == "SENT"
+    by_to = {m["to"]: m for m in whatsapp_api.sent}
+    assert by_to["6281111"]["type"] == "template" and by_to["6283333"]["type"] == "text"
+    assert "6282222" not in by_to
+
+
+def test_it_composes_a_prompt_follow_up_with_the_llm(telegram, telegram_api, kb, tenant):
+    kb(tenant)
+    followup = _due(telegram, text="", prompt="Remind them that express shipping to Bali costs extra.")
+    assert _claim_and_deliver() == ["sent"]
+    followup.refresh_from_db()
+    assert followup.message is not None and followup.message.metadata.get("instruction")
+    assert [m["text"] for m in telegram_api.sent] == followup.bubbles == followup.message.bubbles
+    assert Message.objects.filter(role="user").count() == 0
+
+
+def test_it_fails_follow_ups_on_a_disabled_channel(telegram, telegram_api):
+    followup = _due(telegram, text="x")
+    Channel.objects.update(enabled=False, disabled_reason="revoked")
+    assert _claim_and_deliver() == ["failed"]
+    followup.refresh_from_db()
+    assert followup.reason == "channel_disabled" and telegram_api.sent == []
+
+
+def test_it_runs_the_dispatcher_loop_until_nothing_is_due(telegram, settings):
+    settings.FOLLOWUP_DISPATCH_BATCH = 2
+    for _ in range(5):
+        _due(telegram, text="x")
+    assert tasks.dispatch(loop_seconds=0) == 5
+    assert FollowUp.objects.filter(status="SENDING").count() == 5
+
+
+def test_it_declares_its_schedules():
+    from siganteng.schedules import declared_schedules
+
+    names = {name for name, _func, _minutes in declared_schedules()}
+    assert {"followups-dispatch", "followups-reconcile", "channels-inbound-reconcile"} <= names
+
+
+def test_it_cancels_and_reschedules_from_the_admin(telegram, admin_client):
+    followup = _due(telegram, text="x", ago=-dt.timedelta(days=1))
+    url = "/admin/followups/followup/"
+    admin_client.post(url, {"action": "cancel", "_selected_action": [followup.pk]}, follow=True)
+    followup.refresh_from_db()
+    assert followup.status == "CANCELED" and followup.reason == "canceled_by_staff"
+    admin_client.post(url, {"action": "reschedule_in_one_hour", "_selected_action": [followup.pk]}, follow=True)
+    followup.refresh_from_db()
+    assert followup.status == "SCHEDULED" and followup.due_at > timezone.now() + dt.timedelta(minutes=59)
+    assert admin_client.get(url, {"status__exact": "SCHEDULED"}).status_code == 200
+    assert admin_client.get(f"{url}{followup.pk}/change/").status_code == 200
