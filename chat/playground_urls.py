@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from chat import playground_views
+
+urlpatterns = [
+    path("", playground_views.playground, name="playground"),
+]

@@ -1,0 +1,59 @@
+"""The staff-only agent playground: pick a tenant, chat with its agent, and see the
+bubbles, the retrieved sources and the exact prompt that was sent."""
+
+from __future__ import annotations
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from rest_framework.exceptions import APIException
+
+from chat import selectors, services
+from chat.models import CONVERSATION_CHANNELS, Conversation, Message
+from tenants.models import Tenant
+
+
+@staff_member_required
+def playground(request: HttpRequest) -> HttpResponse:
+    tenants = list(Tenant.objects.filter(is_active=True).order_by("id"))
+    data = request.POST if request.method == "POST" else request.GET
+    tenant = next((t for t in tenants if t.pk == data.get("tenant")), tenants[0] if tenants else None)
+    channel = data.get("channel") if data.get("channel") in dict(CONVERSATION_CHANNELS) else "api"
+    user_id = (data.get("user_id") or f"playground-{request.user.get_username()}")[:200]
+    conversation = None
+    if tenant is not None and data.get("conversation_id") and not data.get("new"):
+        conversation = Conversation.objects.filter(tenant=tenant, pk=data["conversation_id"]).first()
+    result = None
+    error = ""
+    if request.method == "POST" and tenant is not None and data.get("text", "").strip():
+        try:
+            result = services.reply(
+                tenant=tenant,
+                user_id=user_id,
+                channel=channel,
+                text=data["text"],
+                conversation=conversation,
+                locale=data.get("locale") or None,
+            )
+            conversation = result.conversation
+        except APIException as exc:
+            error = f"{exc.status_code}: {exc.detail}"
+    turns: list[Message] = []
+    if conversation is not None:
+        turns = list(selectors.message_list(conversation=conversation).order_by("created_at"))
+    return render(
+        request,
+        "chat/playground.html",
+        {
+            "tenants": tenants,
+            "tenant": tenant,
+            "channels": [c for c, _ in CONVERSATION_CHANNELS],
+            "channel": channel,
+            "user_id": user_id,
+            "locale": data.get("locale", ""),
+            "conversation": conversation,
+            "turns": turns,
+            "result": result,
+            "error": error,
+        },
+    )
