@@ -54,7 +54,7 @@ def backoff_delay(attempt: int, retry_after: float | None = None) -> float:
     """Seconds to wait before retry number ``attempt`` (0-based)."""
     if retry_after is not None:
         return min(retry_after, MAX_DELAY)
-    base = float(getattr(settings, "LLM_RETRY_BACKOFF", 0.5))
+    base = float(settings.LLM_RETRY_BACKOFF)
     return min(base * (2**attempt), MAX_DELAY) * random.uniform(0.5, 1.0)
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from siganteng.ai import llm
 from siganteng.ai.base import ChatMessage, ContextPassage, LLMRequest
 from siganteng.ai.providers.extractive import LABELS, MODEL, ExtractiveProvider
@@ -109,3 +112,18 @@ def test_it_fills_in_the_default_model_through_the_llm_entry_point():
     response = llm.generate(_request("How long do refunds take?"), provider="extractive")
     assert response.model == llm.default_model("extractive") == MODEL
     assert response.fallback_from is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    question=st.text(max_size=80),
+    texts=st.lists(st.text(max_size=200), max_size=4),
+    locale=st.sampled_from(["en", "id", "id-ID", "", "fr"]),
+)
+def test_it_always_answers_deterministically_and_cites_only_given_passages(question, texts, locale):
+    passages = [ContextPassage(id=f"p{i}", document_id="d", title="t", text=t) for i, t in enumerate(texts)]
+    request = _request(question, locale=locale, passages=passages)
+    first = ExtractiveProvider().generate(request)
+    assert first.text and first.text == ExtractiveProvider().generate(request).text
+    assert set(first.citations) <= {p.id for p in passages}
+    assert all(f"[{pid}]" in first.text for pid in first.citations)
