@@ -127,3 +127,19 @@ def test_it_always_answers_deterministically_and_cites_only_given_passages(quest
     assert first.text and first.text == ExtractiveProvider().generate(request).text
     assert set(first.citations) <= {p.id for p in passages}
     assert all(f"[{pid}]" in first.text for pid in first.citations)
+
+
+def test_it_reads_a_short_follow_up_in_the_light_of_the_previous_question():
+    passages = [
+        ContextPassage(id="b", document_id="d", title="", text="Ongkir ke Bandung Rp 15.000."),
+        ContextPassage(id="s", document_id="d", title="", text="Ongkir ke Surabaya Rp 25.000. Kota di Jawa Timur."),
+    ]
+    request = _request("", locale="id", passages=passages)
+    request.messages = [
+        ChatMessage(role="user", content="Berapa ongkir ke Bandung?"),
+        ChatMessage(role="assistant", content="Rp 15.000."),
+        ChatMessage(role="user", content="Kalau ke Surabaya?"),
+    ]
+    response = ExtractiveProvider().generate(request)
+    assert response.citations == ["s"]
+    assert "Ongkir ke Surabaya Rp 25.000." in response.text
