@@ -4,6 +4,7 @@ import pytest
 
 from knowledge import retrieval, services
 from knowledge.models import Chunk, Document
+from siganteng.ai.base import ProviderError
 from siganteng.ai.embeddings.tests.test_embedders import openai_handler
 from siganteng.testing import Reply
 
@@ -77,7 +78,7 @@ def test_it_embeds_in_batches_with_openai_and_records_failures(settings, local_s
     assert Chunk.objects.filter(document=doc).count() == 200
 
     local_server.handler = lambda req: Reply(503, {"error": {"message": "overloaded"}})
-    with pytest.raises(Exception):  # transient: re-raised so the queue retries
+    with pytest.raises(ProviderError):  # transient: re-raised so the queue retries
         services.document_index(document_id=doc.pk, force=True)
     doc.refresh_from_db()
     assert doc.status == "FAILED" and "503" in doc.error
