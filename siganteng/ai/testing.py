@@ -122,6 +122,11 @@ class _FakeProvider:
     def malformed(self, body: str = "<html>this is not the API you are looking for</html>", *, times: int = 1):
         return self.script(*[Scripted(kind="malformed", body=body) for _ in range(times)])
 
+    def fail_mid_stream(self, text: str = "Partial answer", *, message: str = "", times: int = 1) -> _FakeProvider:
+        """A streamed reply that sends ``text`` and then an error event (OpenAI only; a
+        non-streamed request gets a 500)."""
+        return self.script(*[Scripted(kind="stream_error", text=text, message=message) for _ in range(times)])
+
     def reset(self) -> None:
         with self._lock:
             self._queue.clear()
@@ -172,6 +177,8 @@ class FakeOpenAI(_FakeProvider):
             return Reply(200, item.body, {"Content-Type": "application/json"}, delay=item.delay)
         body = rec.json()
         model = body.get("model") or self.model
+        if item.kind == "stream_error" and not body.get("stream"):
+            return self._error(500, item.message, item.delay, {})
         if body.get("stream"):
             return self._stream(item, body, model)
         return Reply(200, self._completion(item, body, model), delay=item.delay)
@@ -237,6 +244,10 @@ class FakeOpenAI(_FakeProvider):
             half = len(args) // 2  # arguments arrive in fragments, as from the real API
             for part in (args[:half], args[half:]):
                 chunks.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": part}}]}))
+        if item.kind == "stream_error":
+            error = {"message": item.message or "The server had an error while processing your request.",
+                     "type": "server_error", "param": None, "code": None}  # fmt: skip
+            return Reply(200, headers={"Content-Type": "text/event-stream"}, chunks=[*chunks, _sse({"error": error})])
         chunks.append(chunk({}, "tool_calls" if item.tool_calls else "stop"))
         if (body.get("stream_options") or {}).get("include_usage"):
             chunks.append(_sse(base | {"choices": [], "usage": self._usage(item, body)}))

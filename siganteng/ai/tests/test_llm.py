@@ -86,3 +86,11 @@ def test_it_streams_from_the_provider_itself_when_it_works(fake_openai):
 def test_it_rejects_an_unknown_provider():
     with pytest.raises(KeyError):
         llm.generate(_request(), provider="nope")
+
+
+def test_it_does_not_switch_providers_once_a_stream_has_sent_text(fake_openai):
+    fake_openai.fail_mid_stream("Half an answer")
+    stream = llm.stream(_request(), provider="openai", fallback="extractive")
+    assert next(stream).text == "Half an answer"
+    with pytest.raises(ProviderError):
+        list(stream)

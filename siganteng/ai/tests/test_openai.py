@@ -153,3 +153,14 @@ def test_it_keeps_an_assistant_tool_call_without_text(fake_openai):
     request.messages.append(ChatMessage(role="assistant", tool_calls=[ToolCall("c1", "t", {})]))
     OpenAIProvider().generate(request)
     assert fake_openai.last_body["messages"][2]["content"] is None
+
+
+def test_it_raises_a_transient_error_when_a_stream_breaks_after_some_text(fake_openai):
+    fake_openai.fail_mid_stream("Half an answer", message="overloaded")
+    events = []
+    with pytest.raises(ProviderError) as info:
+        for event in OpenAIProvider().stream(_request()):
+            events.append(event)
+    assert "".join(e.text for e in events) == "Half an answer"
+    assert not info.value.permanent and "overloaded" in str(info.value)
+    assert fake_openai.calls == 1  # text was already out: no retry
