@@ -259,6 +259,8 @@ class FakeOpenAI(_FakeProvider):
 class FakeGemini(_FakeProvider):
     """Gemini API ``models/{model}:generateContent`` and ``:streamGenerateContent?alt=sse``."""
 
+    SIGNATURE = "c2lnbmVkLWJ5LWZha2U="  # base64 of b"signed-by-fake"
+
     _STATUS = {
         400: "INVALID_ARGUMENT",
         401: "UNAUTHENTICATED",
@@ -300,7 +302,9 @@ class FakeGemini(_FakeProvider):
     def _parts(self, item: Scripted) -> list[dict[str, Any]]:
         parts: list[dict[str, Any]] = [{"text": item.text}] if item.text else []
         parts += [
-            {"functionCall": {"id": self._call_id(), "name": name, "args": args}} for name, args in item.tool_calls
+            # Thinking models sign their calls; the signature must come back with the call.
+            {"functionCall": {"id": self._call_id(), "name": name, "args": args}, "thoughtSignature": self.SIGNATURE}
+            for name, args in item.tool_calls
         ]
         return parts
 

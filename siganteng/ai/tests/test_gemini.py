@@ -78,6 +78,9 @@ def test_it_returns_tool_calls_and_sends_their_results_back(fake_gemini, streami
         "name": "shipping_quote",
         "args": {"city": "Bandung"},
     }
+    assert contents[1]["parts"][0].get("thoughtSignature", contents[1]["parts"][0].get("thought_signature")) == (
+        fake_gemini.SIGNATURE
+    )
     assert contents[2]["role"] == "user"
     assert contents[2]["parts"][0]["functionResponse"] == {
         "id": call.id,
@@ -157,3 +160,11 @@ def test_it_refuses_to_run_without_a_key(fake_gemini, settings):
         GeminiProvider().generate(_request())
     assert (info.value.permanent, info.value.kind) == (True, "config")
     assert fake_gemini.calls == 0
+
+
+def test_it_reports_a_refused_connection_as_transient(fake_gemini, settings):
+    settings.GEMINI_BASE_URL = "http://127.0.0.1:9"  # discard port: nothing listens
+    settings.LLM_MAX_RETRIES = 1
+    with pytest.raises(ProviderError) as info:
+        GeminiProvider().generate(_request())
+    assert (info.value.permanent, info.value.kind, info.value.attempts) == (False, "connection", 2)

@@ -164,3 +164,11 @@ def test_it_raises_a_transient_error_when_a_stream_breaks_after_some_text(fake_o
     assert "".join(e.text for e in events) == "Half an answer"
     assert not info.value.permanent and "overloaded" in str(info.value)
     assert fake_openai.calls == 1  # text was already out: no retry
+
+
+def test_it_reports_a_refused_connection_as_transient(fake_openai, settings):
+    settings.OPENAI_BASE_URL = "http://127.0.0.1:9/v1"  # discard port: nothing listens
+    settings.LLM_MAX_RETRIES = 1
+    with pytest.raises(ProviderError) as info:
+        OpenAIProvider().generate(_request())
+    assert (info.value.permanent, info.value.kind, info.value.attempts) == (False, "connection", 2)
