@@ -52,6 +52,14 @@ class JobStatus(models.TextChoices):
     CANCELED = "CANCELED"
 
 
+class BackgroundStatus(models.TextChoices):
+    """The first seed app's task states, reported by the ``background/`` aliases."""
+
+    PENDING = "PENDING"
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+
+
 TERMINAL_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from jobs.models import AIModel, Artifact, Job, JobEvent, JobStatus
+from jobs.models import AIModel, Artifact, BackgroundStatus, Job, JobEvent, JobStatus
 
 
 class AIModelOutputSerializer(serializers.ModelSerializer):
@@ -106,7 +106,7 @@ class BackgroundGenerateInputSerializer(serializers.Serializer):
 
 class BackgroundTaskOutputSerializer(serializers.Serializer):
     task_id = serializers.CharField()
-    status = serializers.ChoiceField(choices=["PENDING", "SUCCESS", "FAILURE"])
+    status = serializers.ChoiceField(choices=BackgroundStatus.choices)
     result = serializers.JSONField(allow_null=True)
     error = serializers.CharField(allow_blank=True)
 

@@ -302,6 +302,8 @@ SPECTACULAR_SETTINGS = {
         "LlmProviderEnum": "siganteng.ai.registry.llm_choices",
         "ChannelKindEnum": "chat.channels.registry.choices",
         "FollowUpStatusEnum": "followups.models.FollowUp.Status",
+        "JobStatusEnum": "jobs.models.JobStatus",
+        "BackgroundTaskStatusEnum": "jobs.models.BackgroundStatus",
         "KbDocumentStatusEnum": "knowledge.models.Document.Status",
         "KbSourceKindEnum": "knowledge.models.Source.Kind",
     },

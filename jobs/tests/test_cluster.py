@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.conf import settings
 from django.test import Client
 
 from jobs import services
