@@ -1,0 +1,165 @@
+"""Follow-up delivery under load: 10,000 follow-ups across 50 tenants, all due within one
+minute, delivered by two qcluster processes through signed webhooks to a local channel
+server that timestamps and counts every delivery.
+
+Runs on a fresh throw-away database (Django's test-database machinery: created,
+migrated, destroyed), so it never touches development data. A dedicated dispatcher
+(``manage.py followups_dispatch --seconds …``, the tight-loop option) claims due rows;
+each claimed row becomes one ``followups.tasks.deliver`` task.
+
+Lateness = when the channel server received the message − the follow-up's ``due_at``.
+Deliveries/s = follow-ups / (last delivery − first due time). Duplicates = deliveries
+beyond the first per follow-up (must be 0).
+
+    .venv/bin/python bench/followups.py [--followups 10000] [--tenants 50] [--workers 2]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench REDIS_URL=redis://127.0.0.1:6379/6 \\
+        Q_CLUSTER_NAME=chan .venv/bin/python bench/followups.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+BASE = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "siganteng.settings")
+os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789abcdef0123456789")
+os.environ.setdefault("VAR_DIR", str(BASE / "var" / "bench"))
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+os.environ["OUTBOUND_ALLOW_PRIVATE"] = "true"
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--followups", type=int, default=10_000)
+    parser.add_argument("--tenants", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=2, help="qcluster processes")
+    parser.add_argument("--q-workers", type=int, default=2, help="worker processes in each qcluster")
+    parser.add_argument("--spread", type=float, default=60.0, help="due times spread over this many seconds")
+    parser.add_argument("--lead", type=float, default=15.0, help="seconds before the first due time")
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+
+    from chat.channels.services import channel_create, conversation_for
+    from followups.models import FollowUp
+    from siganteng.testing import LocalServer, Recorded, Reply, qcluster, subprocess_env
+    from tenants.models import Tenant
+
+    received: dict[str, list[float]] = defaultdict(list)
+    lock = threading.Lock()
+
+    def handler(req: Recorded) -> Reply:
+        now = time.time()
+        with lock:
+            received[req.headers.get("webhook-id", "")].append(now)
+        return Reply(204)
+
+    old_name = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    try:
+        with LocalServer(handler) as server:
+            t_setup = time.monotonic()
+            first_due = time.time() + args.lead
+            rows = []
+            for t in range(args.tenants):
+                tenant = Tenant.objects.create(id=f"bench-fu-{t:02d}", name=f"Bench {t}", timezone="Asia/Jakarta")
+                channel, _ = channel_create(
+                    tenant=tenant, kind="webhook", name="hook", config={"url": f"{server.url}/t{t}"}
+                )
+                conversation = conversation_for(channel=channel, user_id=f"cust-{t}")
+                per = args.followups // args.tenants + (1 if t < args.followups % args.tenants else 0)
+                for i in range(per):
+                    due = dt.datetime.fromtimestamp(
+                        first_due + args.spread * ((i * args.tenants + t) % args.followups) / args.followups, tz=dt.UTC
+                    )
+                    rows.append(
+                        FollowUp(
+                            tenant=tenant,
+                            conversation=conversation,
+                            channel=channel,
+                            user_id=conversation.user_id,
+                            requested_due_at=due,
+                            due_at=due,
+                            run_at=due,
+                            text=f"Follow-up {i} for tenant {t}",
+                            respect_working_hours=False,
+                        )
+                    )
+            FollowUp.objects.bulk_create(rows, batch_size=1000)
+            print(
+                f"created {len(rows)} follow-ups for {args.tenants} tenants in {time.monotonic() - t_setup:.1f} s; "
+                f"database {connection.vendor}, broker {'redis' if settings.REDIS_URL else 'orm'}",
+                flush=True,
+            )
+
+            env = {"OUTBOUND_ALLOW_PRIVATE": "true", "Q_WORKERS": str(args.q_workers)}
+            with contextlib.ExitStack() as stack:
+                for _ in range(args.workers):
+                    stack.enter_context(qcluster(**env))
+                dispatcher = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "manage.py",
+                        "followups_dispatch",
+                        "--seconds",
+                        str(args.lead + args.spread + 600),
+                        "--interval",
+                        "0.2",
+                    ],
+                    cwd=BASE,
+                    env=subprocess_env(**env),
+                    stdout=subprocess.DEVNULL,
+                )
+                stack.callback(lambda: (dispatcher.terminate(), dispatcher.wait(10)))
+                deadline = time.time() + args.lead + args.spread + 900
+                while time.time() < deadline:
+                    with lock:
+                        done = len(received)
+                    if done >= len(rows):
+                        break
+                    time.sleep(0.5)
+            due_at = {f"fu_{pk}": due.timestamp() for pk, due in FollowUp.objects.values_list("pk", "due_at")}
+            statuses = dict(FollowUp.objects.values_list("status").annotate(n=django.db.models.Count("pk")))
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+    lateness = [times[0] - due_at[key] for key, times in received.items() if key in due_at]
+    duplicates = sum(len(times) - 1 for times in received.values())
+    last = max(t for times in received.values() for t in times)
+    rate = len(received) / max(1e-9, last - first_due)
+    print()
+    print(
+        "| database / broker | follow-ups | tenants | qclusters × workers | delivered | lateness p50 | p95 | max "
+        "| deliveries/s | duplicates |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        f"| {connection.vendor} / {'redis' if settings.REDIS_URL else 'orm'} | {len(due_at):,} | {args.tenants} "
+        f"| {args.workers} × {args.q_workers} | {len(received):,} | {statistics.median(lateness):.2f} s "
+        f"| {pct(lateness, 95):.2f} s | {max(lateness):.2f} s | {rate:.0f} | {duplicates} |"
+    )
+    print(f"\nstatuses: {statuses}")
+
+
+if __name__ == "__main__":
+    main()
