@@ -352,6 +352,17 @@ def _persist(
     }
     if response.label:
         usage_dict["label"] = response.label
+    # The stored timings stop before the writes; the returned ones include them.
+    timings = {
+        **timings,
+        "other_ms": round(
+            (time.perf_counter() - started) * 1000
+            - timings["retrieval_ms"]
+            - timings["provider_ms"]
+            - timings["tools_ms"],
+            2,
+        ),
+    }
     return ReplyResult(
         conversation=conversation,
         message=message,

@@ -1,0 +1,230 @@
+"""Throughput and latency of POST /api/v1/chat beside /healthz, under gunicorn on loopback.
+
+Builds (once, reused on later runs) a 10,000-chunk knowledge base for tenant ``bench``
+from the NFCorpus abstracts through ``knowledge.services.document_upsert`` (copies with
+new external ids until 10,000 chunks exist), with the offline ``extractive`` provider
+and no embedder; starts gunicorn on 127.0.0.1; then, in the same run, sends ``--requests``
+GETs to /healthz and ``--requests`` chat requests (NFCorpus questions, one new end user
+per request) from ``--concurrency`` client threads.
+
+Each chat response carries ``Server-Timing: retrieval;dur=…, provider;dur=…, tools;dur=…,
+other;dur=…``. The table splits the client-measured latency into retrieval, provider
+and everything else (= total − retrieval − provider: HTTP, auth, prompt, bubbles,
+persistence, JSON).
+
+    .venv/bin/python bench/chat.py [--requests 500] [--concurrency 4] [--workers 2]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_chat .venv/bin/python bench/chat.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+BASE = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE))
+DATA = Path("/work/shared/data/beir-nfcorpus-test")
+TARGET_CHUNKS = 10_000
+
+
+def bench_env(port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("DJANGO_SETTINGS_MODULE", "siganteng.settings")
+    env.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789abcdef0123456789")
+    env.setdefault("SQLITE_PATH", str(BASE / "var" / "bench" / "chat.sqlite3"))
+    env["DEBUG"] = "false"
+    env["ALLOWED_HOSTS"] = "127.0.0.1,localhost"
+    env["EMBEDDER"] = "none"
+    env.setdefault("LOG_LEVEL", "WARNING")
+    env["PORT"] = str(port)
+    return env
+
+
+def prepare(env: dict[str, str]) -> tuple[str, int]:
+    """Migrate, create the tenant and its key, fill the knowledge base. Returns (key, chunks)."""
+    os.environ.update(env)
+    Path(env["SQLITE_PATH"]).parent.mkdir(parents=True, exist_ok=True)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from knowledge import services as knowledge_services
+    from knowledge.models import Chunk
+    from tenants.models import ApiKey, Tenant
+    from tenants.services import api_key_create
+
+    call_command("migrate", verbosity=0)
+    tenant, _ = Tenant.objects.update_or_create(
+        id="bench",
+        defaults={
+            "name": "Bench",
+            "locale": "en",
+            "llm_provider": "extractive",
+            "rate_limit_per_minute": 10_000_000,
+            "persona": "You are Nova, the clinic's assistant.",
+            "sop": "Answer from the knowledge base.",
+            "working_hours": {d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
+            "monthly_token_budget": None,
+        },
+    )
+    ApiKey.objects.filter(tenant=tenant).delete()
+    key = api_key_create(tenant=tenant, name="bench", scopes=["chat"]).full_key
+    chunks = Chunk.objects.filter(tenant=tenant).count()
+    if chunks < TARGET_CHUNKS:
+        corpus = [json.loads(line) for line in (DATA / "corpus.jsonl").open()]
+        started = time.perf_counter()
+        copy = 0
+        while chunks < TARGET_CHUNKS:
+            for doc in corpus:
+                if chunks >= TARGET_CHUNKS:
+                    break
+                d = knowledge_services.document_upsert(
+                    tenant=tenant,
+                    external_id=f"{doc['_id']}~{copy}",
+                    title=doc["title"] or doc["_id"],
+                    body=doc["text"] or doc["title"],
+                    index_now=True,
+                )
+                chunks += d.chunks.count() if d.action != "unchanged" else 0
+            copy += 1
+        chunks = Chunk.objects.filter(tenant=tenant).count()
+        print(f"built the knowledge base: {chunks} chunks in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    from django.db import connections
+
+    connections.close_all()
+    return key, chunks
+
+
+def questions() -> list[str]:
+    return [json.loads(line)["text"] for line in (DATA / "queries.jsonl").open()]
+
+
+_TIMING = re.compile(r"(\w+);dur=([\d.]+)")
+
+
+def run_load(url: str, n: int, concurrency: int, make_request) -> tuple[float, list[dict]]:
+    """``n`` requests from ``concurrency`` threads; returns (wall seconds, per-request records)."""
+    records: list[dict] = []
+    lock = threading.Lock()
+    counter = iter(range(n))
+
+    def worker() -> None:
+        with httpx.Client(timeout=30) as client:
+            while True:
+                with lock:
+                    i = next(counter, None)
+                if i is None:
+                    return
+                t0 = time.perf_counter()
+                r = make_request(client, i)
+                total = (time.perf_counter() - t0) * 1000
+                timing = {k: float(v) for k, v in _TIMING.findall(r.headers.get("server-timing", ""))}
+                with lock:
+                    records.append({"status": r.status_code, "total": total, **timing})
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - start, records
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    env = bench_env(args.port)
+    key, chunks = prepare(env)
+    qs = questions()
+
+    gunicorn = subprocess.Popen(
+        [
+            str(BASE / ".venv" / "bin" / "gunicorn"),
+            "siganteng.wsgi",
+            "-b",
+            f"127.0.0.1:{args.port}",
+            "-w",
+            str(args.workers),
+            "--access-logfile",
+            "/dev/null",
+            "--log-level",
+            "warning",
+        ],
+        cwd=BASE,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{args.port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        headers = {"X-API-Key": key}
+        run_id = int(time.time())
+
+        def chat(client: httpx.Client, i: int) -> httpx.Response:
+            body = {"user_id": f"bench-{run_id}-{i}", "messages": [{"role": "user", "content": qs[i % len(qs)]}]}
+            return client.post(f"{url}/api/v1/chat", json=body, headers=headers)
+
+        def health(client: httpx.Client, i: int) -> httpx.Response:
+            return client.get(f"{url}/healthz")
+
+        run_load(url, 40, args.concurrency, chat)  # warm-up: imports, caches, connections
+        run_load(url, 40, args.concurrency, health)
+        h_wall, h = run_load(url, args.requests, args.concurrency, health)
+        c_wall, c = run_load(url, args.requests, args.concurrency, chat)
+    finally:
+        gunicorn.terminate()
+        gunicorn.wait(10)
+
+    bad = [r["status"] for r in c + h if r["status"] != 200]
+    db = "PostgreSQL" if os.environ.get("DATABASE_URL") else "SQLite (WAL)"
+    print(
+        f"\n{chunks} chunks, extractive provider, {db}, gunicorn {args.workers} sync workers on 127.0.0.1, "
+        f"{args.concurrency} client threads, {args.requests} requests per endpoint, {os.cpu_count()} CPUs"
+        + (f", non-200: {len(bad)}" if bad else "")
+    )
+    print("\n| endpoint | req/s | p50 ms | p99 ms |\n|---|---|---|---|")
+    for name, wall, recs in (("GET /healthz", h_wall, h), ("POST /api/v1/chat", c_wall, c)):
+        totals = [r["total"] for r in recs]
+        print(f"| {name} | {len(recs) / wall:.0f} | {pct(totals, 0.5):.1f} | {pct(totals, 0.99):.1f} |")
+    else_ms = [r["total"] - r.get("retrieval", 0) - r.get("provider", 0) for r in c]
+    server_else = [r.get("app", 0) - r.get("retrieval", 0) - r.get("provider", 0) for r in c]
+    server_other = [r.get("other", 0) for r in c]
+    print("\nPOST /api/v1/chat time split (ms):\n\n| part | p50 | p99 | mean |\n|---|---|---|---|")
+    for name, vals in (
+        ("retrieval (knowledge search)", [r.get("retrieval", 0) for r in c]),
+        ("provider (extractive)", [r.get("provider", 0) for r in c]),
+        ("everything else, client-side (total − retrieval − provider; HTTP, gunicorn queueing)", else_ms),
+        ("everything else, server-side (view incl. auth − retrieval − provider)", server_else),
+        ("  of which in the orchestrator (history, prompt, bubbles, persistence)", server_other),
+        ("total (client)", [r["total"] for r in c]),
+    ):
+        print(f"| {name} | {pct(vals, 0.5):.2f} | {pct(vals, 0.99):.2f} | {statistics.mean(vals):.2f} |")
+
+
+if __name__ == "__main__":
+    main()
