@@ -290,6 +290,7 @@ def _persist(
     tenant = turn.tenant
     now = timezone.now()
     with transaction.atomic():
+        created = conversation is None
         if conversation is None:
             conversation = Conversation.objects.create(
                 tenant=tenant,
@@ -297,6 +298,7 @@ def _persist(
                 channel=turn.channel,
                 channel_ref=turn.channel_ref,
                 locale=turn.locale,
+                last_customer_message_at=None if turn.instruction else now,
             )
         user_message = None
         if not turn.instruction:
@@ -339,9 +341,10 @@ def _persist(
             updates["last_customer_message_at"] = now
         if turn.locale and conversation.locale != turn.locale:
             updates["locale"] = turn.locale
-        Conversation.objects.filter(pk=conversation.pk).update(**updates)
-        for key, value in updates.items():
-            setattr(conversation, key, value)
+        if not created:
+            Conversation.objects.filter(pk=conversation.pk).update(**updates)
+            for key, value in updates.items():
+                setattr(conversation, key, value)
         usage.usage_record(tenant=tenant, provider=response.provider, model=response.model, usage=total, cost=cost)
     usage_dict = {
         "input_tokens": total.input_tokens,
