@@ -105,3 +105,29 @@ def test_it_lists_daily_usage(client_a, client_b, tenant):
     rows = client_a.get("/api/v1/usage").json()
     assert rows[0]["tokens_in"] == 3 and rows[0]["cost"] == "0.10000000"
     assert client_b.get("/api/v1/usage").json() == []
+
+
+def test_it_ends_a_stream_with_an_error_event_when_the_provider_fails(client_a, tenant, fake_openai, settings):
+    settings.LLM_MAX_RETRIES = 0
+    tenant.llm_provider = "openai"
+    tenant.save()
+    fake_openai.fail(500, times=5)
+    r = ask(client_a, stream=True)
+    raw = b"".join(r.streaming_content).decode()
+    assert raw.startswith("event: error") and "provider_unavailable" in raw
+    assert Message.objects.count() == 0
+
+
+def test_it_sends_only_the_history_that_fits_the_budget(client_a, tenant, fake_openai, settings):
+    tenant.llm_provider = "openai"
+    tenant.save()
+    for i in range(6):
+        fake_openai.reply_text(f"answer {i} " + "word " * 30)
+        ask(client_a, f"question {i} " + "word " * 30)
+    settings.CHAT_HISTORY_TOKENS = 120
+    fake_openai.reply_text("last")
+    ask(client_a, "final question")
+    sent = [m["content"] for m in fake_openai.last_body["messages"] if m["role"] != "system"]
+    assert sent[-1] == "final question"
+    assert 1 <= len(sent) - 1 < 12
+    assert sent[-2].startswith("answer 5")
