@@ -185,14 +185,19 @@ def qcluster(log_path: Path | None = None, **env_overrides: str) -> Iterator[sub
         yield proc
     finally:
         if proc.poll() is None:
+            # SIGTERM to qcluster's main process only: it stops its sentinel, pusher,
+            # workers and monitor in order within a second or two. Signalling the whole
+            # group makes them race and hang until the SIGKILL below (15 s per test).
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
+                proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=5)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # any worker left behind
         log.close()
 
 
