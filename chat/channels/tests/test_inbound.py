@@ -175,3 +175,34 @@ def test_it_acknowledges_but_ignores_updates_without_text(tenant, make_channel):
     resp = _post(channel, dumps(sticker), **{"X-Telegram-Bot-Api-Secret-Token": "tg-secret-0123456789"})
     assert resp.status_code == 200 and resp.json()["accepted"] == 0
     assert _nothing_stored()
+
+
+def test_it_requeues_lost_reply_wake_ups_and_never_answers_an_interrupted_one_twice(
+    tenant, kb, make_channel, telegram_api
+):
+    import datetime as dt
+
+    from django.utils import timezone
+    from django_q.signing import SignedPackage
+
+    from siganteng.queue import broker
+
+    kb(tenant)
+    channel = make_channel(tenant, "telegram")
+    headers = {"X-Telegram-Bot-Api-Secret-Token": "tg-secret-0123456789"}
+    for n in (1, 2):
+        _post(channel, dumps(telegram_update(update_id=n, message_id=n, chat_id=7, text=QUESTION)), **headers)
+    lost, interrupted = InboundEvent.objects.order_by("pk")
+    old = timezone.now() - dt.timedelta(minutes=15)
+    InboundEvent.objects.filter(pk=lost.pk).update(updated_at=old)
+    InboundEvent.objects.filter(pk=interrupted.pk).update(status="replying", updated_at=old)
+    queue = broker()
+    queue.purge_queue()
+    assert tasks.reconcile_inbound() == {"requeued": 1, "interrupted": 1}
+    [(task_id, payload)] = queue.dequeue()
+    queue.acknowledge(task_id)
+    task = SignedPackage.loads(payload)
+    assert (task["func"], task["args"]) == ("chat.channels.tasks.reply_inbound", (lost.pk,))
+    assert tasks.reply_inbound(lost.pk) == "replied"
+    assert tasks.reply_inbound(interrupted.pk) == "stale"
+    assert InboundEvent.objects.get(pk=interrupted.pk).status == "failed"
