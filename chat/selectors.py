@@ -37,16 +37,15 @@ def conversation_find(*, tenant: Tenant, user_id: str, channel: str, channel_ref
     return qs.order_by("-updated_at").first()
 
 
-def history(*, conversation: Conversation, token_budget: int) -> list[ChatMessage]:
+def history(*, conversation: Conversation, token_budget: int, exclude_id=None) -> list[ChatMessage]:
     """The newest user/assistant turns that fit ``token_budget`` (estimated), oldest first.
 
     Whole messages only: a message that does not fit ends the history (older turns matter
     less than a coherent recent exchange)."""
-    rows = (
-        Message.objects.filter(conversation=conversation, role__in=("user", "assistant"))
-        .order_by("-created_at", "-pk")
-        .values_list("role", "content")[:HISTORY_MAX_ROWS]
-    )
+    qs = Message.objects.filter(conversation=conversation, role__in=("user", "assistant"))
+    if exclude_id is not None:
+        qs = qs.exclude(pk=exclude_id)
+    rows = qs.order_by("-created_at", "-pk").values_list("role", "content")[:HISTORY_MAX_ROWS]
     picked: list[ChatMessage] = []
     used = 0
     for role, content in rows:

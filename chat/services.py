@@ -120,6 +120,7 @@ class _Turn:
     history: list[ChatMessage] | None
     caller_instructions: str
     instruction: str = ""  # compose(): the staff instruction (no user message is stored)
+    stored_user_message: Message | None = None  # reply(user_message=...): already stored by the caller
 
 
 def _validate(*, tenant: Tenant, user_id: str, channel: str, text: str, conversation: Conversation | None) -> None:
@@ -189,7 +190,11 @@ def _run(turn: _Turn, *, stream: bool) -> Iterator[Delta | ReplyResult]:
     if turn.history is not None:
         history = turn.history
     elif conversation is not None:
-        history = selectors.history(conversation=conversation, token_budget=settings.CHAT_HISTORY_TOKENS)
+        history = selectors.history(
+            conversation=conversation,
+            token_budget=settings.CHAT_HISTORY_TOKENS,
+            exclude_id=turn.stored_user_message.pk if turn.stored_user_message else None,
+        )
     else:
         history = []
 
@@ -300,8 +305,8 @@ def _persist(
                 locale=turn.locale,
                 last_customer_message_at=None if turn.instruction else now,
             )
-        user_message = None
-        if not turn.instruction:
+        user_message = turn.stored_user_message
+        if user_message is None and not turn.instruction:
             user_message = Message.objects.create(
                 tenant=tenant,
                 conversation=conversation,
@@ -430,14 +435,21 @@ def reply(
     max_chars: int | None = None,
     history: list[ChatMessage] | None = None,
     caller_instructions: str = "",
+    user_message: Message | None = None,
 ) -> ReplyResult:
     """Answer one customer message and store both sides of the turn.
+
+    ``user_message``: the customer's message was already stored by the caller (a channel
+    webhook stores it on arrival); it is then answered as is, not stored again, and left
+    out of the history. It must belong to ``conversation`` (default: its conversation).
 
     The conversation is ``conversation`` or the latest of (tenant, user_id, channel
     [, channel_ref]), opened when there is none. ``history`` replaces the stored history
     for stateless callers that send the whole exchange (OpenAI-style). ``max_chars``
     overrides the channel's bubble limit. Raises ApiError: 402 ``budget_exceeded``,
     502/503 on provider failures, 400 naming the field on bad input."""
+    if user_message is not None and conversation is None:
+        conversation = user_message.conversation
     turn = _turn(
         tenant=tenant,
         user_id=user_id,
@@ -451,6 +463,10 @@ def reply(
         history=history,
         caller_instructions=caller_instructions,
     )
+    if user_message is not None:
+        if user_message.tenant_id != tenant.pk or user_message.conversation_id != turn.conversation.pk:
+            raise field_error("user_message", "Must be a message of this conversation.")
+        turn.stored_user_message = user_message
     result = None
     for item in _run(turn, stream=False):
         if isinstance(item, ReplyResult):

@@ -132,3 +132,25 @@ def test_channel_rules_and_max_chars_shape_the_bubbles(tenant, kb):
     assert " ".join(result.bubbles).split() == result.text.split()
     assert result.user_message.external_id == "tg-1"
     assert result.conversation.channel == "telegram"
+
+
+def test_reply_answers_a_message_the_channel_already_stored(tenant, kb):
+    kb(tenant)
+    first = services.reply(tenant=tenant, user_id="u", channel="webhook", text="Do you accept returns?")
+    conv = first.conversation
+    stored = Message.objects.create(
+        tenant=tenant, conversation=conv, role="user", content="Shipping to Bali?", external_id="wa-1"
+    )
+    result = services.reply(tenant=tenant, user_id="u", channel="webhook", text=stored.content, user_message=stored)
+    assert result.user_message.pk == stored.pk
+    assert Message.objects.filter(conversation=conv, role="user").count() == 2
+    sent = [m["content"] for m in result.prompt["messages"]]
+    assert sent == ["Do you accept returns?", first.text, "Shipping to Bali?"]
+    foreign = Message.objects.create(
+        tenant=tenant,
+        conversation=services.reply(tenant=tenant, user_id="v", channel="api", text="hi").conversation,
+        role="user",
+        content="x",
+    )
+    with pytest.raises(Exception, match="user_message"):
+        services.reply(tenant=tenant, user_id="u", channel="webhook", text="x", conversation=conv, user_message=foreign)
