@@ -173,6 +173,7 @@ def main() -> None:
         ],
         cwd=BASE,
         env=env,
+        stderr=(BASE / "var" / "bench" / "gunicorn.log").open("w"),
     )
     url = f"http://127.0.0.1:{args.port}"
     try:
@@ -192,8 +193,13 @@ def main() -> None:
         def health(client: httpx.Client, i: int) -> httpx.Response:
             return client.get(f"{url}/healthz")
 
-        run_load(url, 40, args.concurrency, chat)  # warm-up: imports, caches, connections
-        run_load(url, 40, args.concurrency, health)
+        for fn in (chat, health):  # warm-up: imports, caches, connections
+            _, warm = run_load(url, 40, args.concurrency, fn)
+            failed = [r for r in warm if r["status"] != 200]
+            if failed:
+                sys.exit(
+                    f"warm-up failed ({len(failed)} non-200, status {failed[0]['status']}); see var/bench/gunicorn.log"
+                )
         h_wall, h = run_load(url, args.requests, args.concurrency, health)
         c_wall, c = run_load(url, args.requests, args.concurrency, chat)
     finally:
