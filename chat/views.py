@@ -377,8 +377,11 @@ class DemoShippingQuoteView(APIView):
             payload = json.loads(body)
         except ValueError:
             raise ApiError("Malformed JSON.", code="malformed_request") from None
-        tenant_id = payload.get("tenant") if isinstance(payload, dict) else None
-        tool = Tool.objects.filter(tenant_id=tenant_id, name=payload.get("tool") if tenant_id else None).first()
+        payload = payload if isinstance(payload, dict) else {}
+        tenant_id, name = payload.get("tenant"), payload.get("tool")
+        tool = None
+        if isinstance(tenant_id, str) and isinstance(name, str):
+            tool = Tool.objects.filter(tenant_id=tenant_id, name=name).first()
         if tool is None or not tool.signing_secret:
             raise ApiError("Unknown or unsigned tool.", code="authentication_failed", status_code=401)
         try:

@@ -206,3 +206,11 @@ def test_the_demo_quote_endpoint_verifies_the_tool_signature(tenant):
     assert (
         client.post("/api/v1/demo/shipping-quote", body, content_type="application/json", **headers).status_code == 401
     )
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'{"tool": ["x"], "tenant": {"a": 1}}', b"{}"])
+def test_the_demo_quote_endpoint_refuses_garbage(body):
+    from rest_framework.test import APIClient
+
+    r = APIClient().post("/api/v1/demo/shipping-quote", body, content_type="application/json")
+    assert r.status_code in (400, 401) and "error" in r.json()
