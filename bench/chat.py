@@ -16,7 +16,15 @@ persistence, JSON).
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_chat .venv/bin/python bench/chat.py
 """
 
+# ruff: noqa: E402
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Python puts this script's directory first on sys.path; bench/ holds other scripts (one is
+# named queue.py) that would shadow standard-library modules, so take it off.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
 import json
@@ -24,10 +32,8 @@ import os
 import re
 import statistics
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import httpx
 
