@@ -316,22 +316,24 @@ def job_claim(*, job_id, worker_id: str = "", lease_seconds: int | None = None) 
     """Claim one QUEUED internal job for this process; None if it is not claimable (a
     duplicate wake-up, canceled, or waiting for its retry backoff)."""
     now = _now()
-    ids = Job.objects.filter(_claimable(now), pk=job_id, model__runner=Runner.INTERNAL).values("pk")
-    token = _claim_update(
-        Job.objects.filter(pk__in=ids, status=JobStatus.QUEUED),
-        lease_seconds=lease_seconds or settings.JOBS_LEASE_SECONDS,
-        worker_id=worker_id or _runner_id(),
-    )
-    if token is None:
-        return None
-    job = Job.objects.select_related("model", "tenant").get(pk=job_id)
-    _event(
-        job.pk,
-        JobEvent.Kind.STATUS,
-        status=JobStatus.RUNNING,
-        message=f"Attempt {job.attempts} started.",
-        data={"attempt": job.attempts, "worker": job.worker_id},
-    )
+    # One transaction for the claim and its event: each commit is a round trip (and a WAL
+    # flush), and a trivial job's cost in the runner is mostly its commits.
+    with transaction.atomic():
+        token = _claim_update(
+            Job.objects.filter(_claimable(now), pk=job_id, model__runner=Runner.INTERNAL),
+            lease_seconds=lease_seconds or settings.JOBS_LEASE_SECONDS,
+            worker_id=worker_id or _runner_id(),
+        )
+        if token is None:
+            return None
+        job = Job.objects.select_related("model", "tenant").get(pk=job_id)
+        _event(
+            job.pk,
+            JobEvent.Kind.STATUS,
+            status=JobStatus.RUNNING,
+            message=f"Attempt {job.attempts} started.",
+            data={"attempt": job.attempts, "worker": job.worker_id},
+        )
     return job, token
 
 
@@ -356,8 +358,9 @@ def job_heartbeat(*, job_id, token: str, lease_seconds: int) -> dt.datetime:
     return until
 
 
-def job_succeed(*, job_id, token: str, result: dict | None) -> bool:
-    """RUNNING (held with ``token``) → SUCCEEDED. False if the token no longer holds it."""
+def job_succeed(*, job_id, token: str, result: dict | None, webhook_url: str | None = None) -> bool:
+    """RUNNING (held with ``token``) → SUCCEEDED. False if the token no longer holds it.
+    ``webhook_url=""`` (the caller knows the job has none) saves re-reading the row."""
     with transaction.atomic():
         changed = Job.objects.filter(pk=job_id, status=JobStatus.RUNNING, lease_token=token).update(
             status=JobStatus.SUCCEEDED,
@@ -371,7 +374,8 @@ def job_succeed(*, job_id, token: str, result: dict | None) -> bool:
         if not changed:
             return False
         _event(job_id, JobEvent.Kind.STATUS, status=JobStatus.SUCCEEDED, message="Job succeeded.")
-        _job_finished(Job.objects.select_related("tenant", "model").get(pk=job_id))
+        if webhook_url != "":
+            _job_finished(Job.objects.select_related("tenant", "model").get(pk=job_id))
     return True
 
 
@@ -458,7 +462,7 @@ def job_run(*, job_id) -> str | None:
         model=job.model,
         prompt=job.prompt,
         params=job.input_params,
-        inputs=list(job.artifacts.filter(kind=Artifact.Kind.INPUT)),
+        inputs=job.artifacts.filter(kind=Artifact.Kind.INPUT),  # lazy: read only by handlers that use it
         report=report,
         store=store,
     )
@@ -478,7 +482,7 @@ def job_run(*, job_id) -> str | None:
         return job_fail(
             job_id=job.pk, token=token, error=f"Internal error: {type(exc).__name__}: {exc}", permanent=True
         )
-    if job_succeed(job_id=job.pk, token=token, result=result):
+    if job_succeed(job_id=job.pk, token=token, result=result, webhook_url=job.webhook_url or ""):
         return JobStatus.SUCCEEDED
     return None
 

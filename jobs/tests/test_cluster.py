@@ -21,11 +21,15 @@ def _status(job_id):
 
 def test_it_runs_a_job_on_a_real_cluster_with_a_downloadable_output(catalog, client_a, local_files):
     with qcluster(MEDIA_ROOT=str(local_files)) as cluster:
-        resp = client_a.post("/api/v1/jobs/", {"model": "echo", "prompt": "from the cluster",
-                                               "input_params": {"write_output": True}}, format="json")
+        resp = client_a.post(
+            "/api/v1/jobs/",
+            {"model": "echo", "prompt": "from the cluster", "input_params": {"write_output": True}},
+            format="json",
+        )
         job_id = resp.json()["id"]
-        wait_until(lambda: _status(job_id) in (JobStatus.SUCCEEDED, JobStatus.FAILED), timeout=60,
-                   message="the job to finish")
+        wait_until(
+            lambda: _status(job_id) in (JobStatus.SUCCEEDED, JobStatus.FAILED), timeout=60, message="the job to finish"
+        )
         kill_cluster(cluster)  # done with it; a graceful stop only costs time here
     job = Job.objects.get(pk=job_id)
     assert job.status == JobStatus.SUCCEEDED, job.error
@@ -40,10 +44,12 @@ def test_it_recovers_a_job_whose_cluster_was_killed_mid_run(catalog, tenant, set
     settings.JOBS_LEASE_SECONDS = 2
     env = {"JOBS_LEASE_SECONDS": "2"}
     with qcluster(**env) as first:
-        job = services.job_submit(tenant=tenant, model_slug="echo", prompt="survivor",
-                                  input_params={"delay_seconds": 4, "steps": 16})[0]
-        wait_until(lambda: JobEvent.objects.filter(job=job, kind="progress").exists(), timeout=60,
-                   message="the job to start")
+        job = services.job_submit(
+            tenant=tenant, model_slug="echo", prompt="survivor", input_params={"delay_seconds": 4, "steps": 16}
+        )[0]
+        wait_until(
+            lambda: JobEvent.objects.filter(job=job, kind="progress").exists(), timeout=60, message="the job to start"
+        )
         kill_cluster(first)
     assert _status(job.pk) == JobStatus.RUNNING  # the row still says RUNNING: its runner is gone
     time.sleep(2.5)  # the lease runs out

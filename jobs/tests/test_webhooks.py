@@ -44,8 +44,9 @@ def test_it_posts_a_signed_completion_webhook(catalog, tenant, local_server, all
         return Reply(204)
 
     local_server.handler = handler
-    job = services.job_submit(tenant=tenant, model_slug="echo", prompt="done?",
-                              webhook_url=f"{local_server.url}/hooks/jobs")[0]
+    job = services.job_submit(
+        tenant=tenant, model_slug="echo", prompt="done?", webhook_url=f"{local_server.url}/hooks/jobs"
+    )[0]
     services.job_run(job_id=job.pk)
     _deliver_all()
     assert received == [True]
@@ -60,8 +61,9 @@ def test_it_posts_a_signed_completion_webhook(catalog, tenant, local_server, all
     assert not verify_standard_webhook(tenant.webhook_secret, req.headers, req.body + b" ")
 
 
-def test_it_retries_a_failed_webhook_with_backoff_recording_every_attempt(catalog, tenant, local_server,
-                                                                          allow_private, settings):
+def test_it_retries_a_failed_webhook_with_backoff_recording_every_attempt(
+    catalog, tenant, local_server, allow_private, settings
+):
     settings.JOBS_WEBHOOK_BACKOFF_SECONDS = 10
     replies = iter([Reply(503), Reply(500), Reply(200)])
     local_server.handler = lambda req: next(replies)

@@ -1,0 +1,363 @@
+"""Job-runner overhead on a real cluster: submit→start latency and throughput of the
+trivial ``echo`` model through the whole lifecycle (API request, Job row, events,
+claim, completion), beside bare django-q2 no-op tasks on the same cluster; on Redis
+also bare tasks with django-q2's default cluster settings.
+
+    .venv/bin/python bench/jobs.py [--n 1000] [--latency 200] [--redis-url redis://127.0.0.1:6379/5]
+
+Each broker runs in its own child process with a fresh database (SQLite under
+var/bench/, or DATABASE_URL if set) and a fresh ``manage.py qcluster``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+BASE = Path(__file__).resolve().parent.parent
+# Run as a script, bench/ itself is first on sys.path and its modules would shadow the
+# standard library's (bench/queue.py vs queue); the project root is what we need.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BASE / "bench"]
+sys.path.insert(0, str(BASE))
+
+
+# --- the no-op task the cluster runs (imported by the cluster as bench.jobs.noop) -------------
+
+
+def noop(key: str) -> float:
+    """Count one execution in Redis (when there is one) so throughput does not depend on
+    the cluster saving results; the result is the wall-clock start time."""
+    started = time.time()
+    from django.conf import settings
+
+    if settings.REDIS_URL:
+        _redis().incr(key)
+    return started
+
+
+_r = None
+
+
+def _redis():
+    global _r
+    if _r is None:
+        import redis
+        from django.conf import settings
+
+        _r = redis.Redis.from_url(settings.REDIS_URL)
+    return _r
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    if not values:
+        return float("nan")
+    k = (len(values) - 1) * p
+    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def wait_for(pred, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def start_cluster(env: dict[str, str], log: Path) -> subprocess.Popen:
+    fh = open(log, "wb")  # noqa: SIM115 - lives as long as the cluster
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=BASE,
+        env=env,
+        stdout=fh,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop_cluster(proc: subprocess.Popen) -> None:
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=10)
+
+
+# --- one broker, in a child process ---------------------------------------------------------
+
+
+def phase(args: argparse.Namespace) -> dict:
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.test import Client
+    from django_q.models import Task
+    from django_q.tasks import async_task
+
+    from jobs.models import Job, JobStatus
+    from jobs.seed import load_catalog
+    from siganteng.queue import enqueue_now
+    from tenants.models import Tenant
+    from tenants.services import api_key_create
+
+    call_command("migrate", verbosity=0)
+    load_catalog()
+    tenant, _ = Tenant.objects.get_or_create(id="bench", defaults={"name": "Bench"})
+    Tenant.objects.filter(pk="bench").update(rate_limit_per_minute=10**7)  # measure, do not throttle
+    tenant.refresh_from_db()
+    key = api_key_create(tenant=tenant, name="bench", scopes=["jobs"]).full_key
+    client = Client(HTTP_X_API_KEY=key)
+    redis_on = bool(settings.REDIS_URL)
+    env = dict(os.environ)
+    logs = BASE / "var" / "bench"
+    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".")[-1]
+    out: dict = {"broker": "redis" if redis_on else "orm", "db": engine}
+    if redis_on:
+        _redis().delete(f"django_q:{settings.Q_CLUSTER['name']}:q")
+
+    def bare_counter(key: str):
+        if redis_on:
+            return lambda: int(_redis().get(key) or 0)
+        return lambda: Task.objects.filter(group=key).count()
+
+    def bare_run(n: int, *, reuse: bool) -> dict:
+        """n no-ops enqueued back to back; throughput = n / (first enqueue → last done)."""
+        group = f"bench-{uuid.uuid4().hex[:8]}"
+        count = bare_counter(group)
+        t0 = time.perf_counter()
+        for _ in range(n):
+            if reuse:
+                enqueue_now("bench.jobs.noop", group, group=group)
+            else:
+                async_task("bench.jobs.noop", group, group=group)
+        enq = time.perf_counter() - t0
+        wait_for(lambda: count() >= n, 300, f"{n} bare tasks")
+        total = time.perf_counter() - t0
+        return {"n": n, "enqueue_per_s": n / enq, "per_s": n / total}
+
+    def bare_latency(n: int) -> list[float]:
+        group = f"lat-{uuid.uuid4().hex[:8]}"
+        count = bare_counter(group)
+        lat = []
+        for i in range(n):
+            sent = time.time()
+            tid = enqueue_now("bench.jobs.noop", group, group=group)
+            wait_for(lambda i=i: count() >= i + 1, 30, "a bare task")
+            task = wait_for(lambda tid=tid: Task.objects.filter(id=tid).first(), 30, "the task's result")
+            lat.append((task.result - sent) * 1000)
+        return lat
+
+    def job_latency(n: int) -> list[float]:
+        lat = []
+        for _ in range(n):
+            sent = time.time()
+            job_id = client.post(
+                "/api/v1/jobs/", {"model": "echo", "prompt": "x"}, content_type="application/json"
+            ).json()["id"]
+            started = wait_for(
+                lambda job_id=job_id: (
+                    Job.objects.filter(pk=job_id, status=JobStatus.SUCCEEDED)
+                    .values_list("started_at", flat=True)
+                    .first()
+                ),
+                30,
+                "a job",
+            )
+            lat.append((started.timestamp() - sent) * 1000)
+        return lat
+
+    def job_run(n: int, *, via_api: bool) -> dict:
+        """n echo jobs submitted by ``args.clients`` threads, through the HTTP API (auth,
+        validation, rows, events, enqueue on commit) or straight through the service."""
+        import threading
+
+        from django.db import connection
+
+        from jobs import services
+
+        first = time.time()
+        t0 = time.perf_counter()
+
+        def submit(count: int) -> None:
+            c = Client(HTTP_X_API_KEY=key)
+            for _ in range(count):
+                if via_api:
+                    r = c.post("/api/v1/jobs/", {"model": "echo", "prompt": "x"}, content_type="application/json")
+                    assert r.status_code == 201, r.content
+                else:
+                    services.job_submit(tenant=tenant, model_slug="echo", prompt="x")
+            connection.close()
+
+        share = [n // args.clients + (1 if i < n % args.clients else 0) for i in range(args.clients)]
+        threads = [threading.Thread(target=submit, args=(k,)) for k in share]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        submit_s = time.perf_counter() - t0
+        done = Job.objects.filter(status=JobStatus.SUCCEEDED, created_at__gte=_dt(first))
+        wait_for(lambda: done.count() >= n, 600, f"{n} jobs")
+        total = time.perf_counter() - t0
+        return {"n": n, "submit_per_s": n / submit_s, "per_s": n / total}
+
+    cluster = start_cluster(env, logs / f"cluster-{out['broker']}.log")
+    try:
+        bare_latency(5)  # warm-up: the cluster is up and every worker imported the code
+        job_latency(5)
+        out["bare_latency"] = bare_latency(args.latency)
+        out["job_latency"] = job_latency(args.latency)
+        out["bare"] = bare_run(args.n, reuse=True)
+        out["jobs"] = job_run(args.n, via_api=True)
+        out["jobs_service"] = job_run(args.n, via_api=False)
+    finally:
+        stop_cluster(cluster)
+    if redis_on:
+        # django-q2's defaults: recycle 500, save_limit 250, poll 0.2, a new broker connection per enqueue.
+        defaults = {**env, "Q_RECYCLE": "500", "Q_SAVE_LIMIT": "250", "Q_POLL": "0.2"}
+        cluster = start_cluster(defaults, logs / "cluster-redis-defaults.log")
+        try:
+            bare_latency(5)
+            out["bare_defaults"] = bare_run(args.n, reuse=False)
+        finally:
+            stop_cluster(cluster)
+    return out
+
+
+def _fresh_postgres(url: str) -> None:
+    """Drop and create the benchmark's own database."""
+    from urllib.parse import urlsplit
+
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = url.replace(f"/{name}", "/postgres", 1)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _dt(ts: float):
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC)
+
+
+# --- the parent: both brokers, one table ----------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=1000, help="tasks/jobs per throughput run")
+    parser.add_argument("--latency", type=int, default=200, help="tasks/jobs sent one at a time for latency")
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5"))
+    parser.add_argument("--clients", type=int, default=2, help="threads submitting jobs")
+    parser.add_argument(
+        "--redis-database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_jobs"),
+        help="database for the Redis run ('' for SQLite); the ORM run uses SQLite, the embedded default",
+    )
+    parser.add_argument("--phase", choices=["orm", "redis"])
+    args = parser.parse_args()
+    if args.phase:
+        print(json.dumps(phase(args)))
+        return
+
+    results = []
+    (BASE / "var" / "bench").mkdir(parents=True, exist_ok=True)
+    for broker in ("redis", "orm"):
+        env = dict(os.environ)
+        env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "siganteng.settings",
+                "SECRET_KEY": env.get("SECRET_KEY", "bench"),
+                "ALLOWED_HOSTS": "testserver",
+                "Q_CLUSTER_NAME": f"bench-jobs-{broker}",
+                "CACHE_KEY_PREFIX": "bench-jobs",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.pop("DATABASE_URL", None)
+        if broker == "redis" and args.redis_database_url:
+            env["DATABASE_URL"] = args.redis_database_url
+            _fresh_postgres(args.redis_database_url)
+        else:
+            db = BASE / "var" / "bench" / f"jobs-{broker}.sqlite3"
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(db) + suffix).unlink(missing_ok=True)
+            env["SQLITE_PATH"] = str(db)
+        if broker == "redis":
+            env["REDIS_URL"] = args.redis_url
+        else:
+            env.pop("REDIS_URL", None)
+        cmd = [
+            sys.executable,
+            __file__,
+            "--phase",
+            broker,
+            "--n",
+            str(args.n),
+            "--latency",
+            str(args.latency),
+            "--clients",
+            str(args.clients),
+        ]
+        proc = subprocess.run(cmd, cwd=BASE, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            print(proc.stdout[-2000:], proc.stderr[-4000:], file=sys.stderr)
+            raise SystemExit(f"{broker} phase failed")
+        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+    print(f"\n{args.n} tasks/jobs per throughput run, {args.latency} sent one at a time for latency\n")
+    print("| broker (db) | what | submit→start p50 | p95 | throughput (/s) | jobs ÷ bare |")
+    print("|---|---|---:|---:|---:|---:|")
+    for r in results:
+        name = f"{r['broker']} ({r['db']})"
+        bl, jl = r["bare_latency"], r["job_latency"]
+        print(
+            f"| {name} | bare `async_task` no-op | {pct(bl, 0.5):.1f} ms | {pct(bl, 0.95):.1f} ms | "
+            f"{r['bare']['per_s']:.0f} | |"
+        )
+        print(
+            f"| {name} | `echo` job via the API, whole lifecycle | {pct(jl, 0.5):.1f} ms | {pct(jl, 0.95):.1f} ms | "
+            f"{r['jobs']['per_s']:.0f} | {r['jobs']['per_s'] / r['bare']['per_s']:.2f} |"
+        )
+        print(
+            f"| {name} | `echo` job via the service (no HTTP) | | | "
+            f"{r['jobs_service']['per_s']:.0f} | {r['jobs_service']['per_s'] / r['bare']['per_s']:.2f} |"
+        )
+    for r in results:
+        if "bare_defaults" in r:
+            d, p = r["bare_defaults"]["per_s"], r["bare"]["per_s"]
+            print(
+                f"\nRedis, bare no-ops: project settings {p:.0f}/s vs django-q2 defaults {d:.0f}/s "
+                f"→ {p / d:.1f}×  (enqueue: {r['bare']['enqueue_per_s']:.0f}/s reused broker vs "
+                f"{r['bare_defaults']['enqueue_per_s']:.0f}/s new connection each)"
+            )
+    for r in results:
+        print(
+            f"{r['broker']}: submissions {r['jobs']['submit_per_s']:.0f}/s through the API, "
+            f"{r['jobs_service']['submit_per_s']:.0f}/s through the service ({args.clients} client threads)"
+        )
+
+
+if __name__ == "__main__":
+    main()
