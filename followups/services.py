@@ -29,7 +29,7 @@ from chat.channels.services import channel_send, conversation_for
 from chat.models import Channel, Conversation, Message
 from followups.models import FollowUp
 from siganteng.errors import Conflict, field_error
-from siganteng.queue import enqueue
+from siganteng.queue import enqueue_now
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -183,9 +183,16 @@ def followups_claim_due(*, now: dt.datetime | None = None, limit: int | None = N
         claimed = [
             str(pk) for pk in FollowUp.objects.filter(pk__in=ids, claim_token=token).values_list("pk", flat=True)
         ]
-        for pk in claimed:
-            enqueue("followups.tasks.deliver", pk, token)
+        transaction.on_commit(lambda: _enqueue_deliveries(claimed, token))
     return claimed
+
+
+def _enqueue_deliveries(ids: list[str], token: str) -> None:
+    """One delivery task per follow-up. With the ORM broker each enqueue is an INSERT:
+    one transaction for the batch commits them together instead of once per task."""
+    with transaction.atomic():
+        for pk in ids:
+            enqueue_now("followups.tasks.deliver", pk, token)
 
 
 def followups_dispatch(*, loop_seconds: float = 0.0, interval: float = 1.0) -> int:

@@ -59,7 +59,7 @@ def test_it_delivers_a_due_follow_up_once_as_bubbles(telegram, telegram_api, dja
     later = _due(telegram, ago=-dt.timedelta(hours=1))
     with django_capture_on_commit_callbacks() as callbacks:
         assert services.followups_claim_due() == [str(followup.pk)]
-    assert len(callbacks) == 1  # one delivery task per follow-up, enqueued after commit
+    assert len(callbacks) == 1  # the delivery tasks are enqueued after commit
     token = FollowUp.objects.get(pk=followup.pk).claim_token
     assert tasks.deliver(str(followup.pk), token) == "sent"
     assert tasks.deliver(str(followup.pk), token) == "stale"  # a duplicate wake-up changes nothing
