@@ -214,9 +214,11 @@ def main() -> None:
 
     bad = [r["status"] for r in c + h if r["status"] != 200]
     db = "PostgreSQL" if os.environ.get("DATABASE_URL") else "SQLite (WAL)"
+    # Other work on the machine inflates every figure; the load average says how much.
+    load = ", load average {:.1f} / {:.1f} / {:.1f}".format(*os.getloadavg())
     print(
         f"\n{chunks} chunks, extractive provider, {db}, gunicorn {args.workers} sync workers on 127.0.0.1, "
-        f"{args.concurrency} client threads, {args.requests} requests per endpoint, {os.cpu_count()} CPUs"
+        f"{args.concurrency} client threads, {args.requests} requests per endpoint, {os.cpu_count()} CPUs{load}"
         + (f", non-200: {len(bad)}" if bad else "")
     )
     print("\n| endpoint | req/s | p50 ms | p99 ms |\n|---|---|---|---|")
