@@ -90,8 +90,9 @@ class Chunk(models.Model):
 
 
 class KnowledgeVersion(models.Model):
-    """Bumped in the same transaction as any change to a tenant's chunks, so every
-    process can tell when its cached vector matrix is stale with one primary-key read."""
+    """Changed (to a new random value) in the same transaction as any change to a tenant's
+    chunks, so every process can tell when its cached vector matrix and term statistics
+    are stale with one primary-key read."""
 
     tenant = models.OneToOneField("tenants.Tenant", on_delete=models.CASCADE, primary_key=True, related_name="+")
     version = models.PositiveBigIntegerField(default=0)

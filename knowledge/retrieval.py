@@ -3,8 +3,8 @@ fused by weighted reciprocal-rank fusion.
 
 - Lexical: the query is analysed like the chunks (knowledge.analysis) and its terms are
   OR-ed — plain ``websearch_to_tsquery`` ANDs every word, which finds nothing for most
-  natural-language questions. PostgreSQL ranks with ``ts_rank_cd``... see ``_pg_lexical``;
-  SQLite ranks with FTS5 ``bm25``.
+  natural-language questions. PostgreSQL ranks with idf-weighted ``ts_rank`` (see
+  ``_pg_lexical``); SQLite ranks with FTS5 ``bm25``.
 - Dense: cosine similarity (dot product of unit vectors) over a per-tenant float32
   matrix cached in the process, reloaded when the tenant's ``KnowledgeVersion`` moves.
 - Fusion: score = sum over retrievers of ``weight / (rrf_k + rank)``; the weights per
@@ -13,6 +13,7 @@ fused by weighted reciprocal-rank fusion.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -54,19 +55,71 @@ def _tag_clause(tags: list[str] | None, alias: str) -> tuple[str, list[str]]:
     return f" AND ({ors})", [f"%|{t}|%" for t in tags]
 
 
+_PG_STATS: OrderedDict[str, tuple[int, int, float, dict[str, int]]] = OrderedDict()
+_pg_stats_lock = threading.Lock()
+
+
+def _pg_term_stats(tenant_id: str, terms: list[str]) -> tuple[int, dict[str, int]]:
+    """(number of chunks, document frequency of each term) for the tenant, cached in the
+    process per knowledge version; only terms not seen since the last change are counted,
+    in one pass over the rows matching them."""
+    version = knowledge_version(tenant_id)
+    with _pg_stats_lock:
+        cached = _PG_STATS.get(tenant_id)
+        if cached is None or cached[0] != version:
+            cached = None
+    if cached is None:
+        with connection.cursor() as cur:
+            cur.execute("SELECT count(*) FROM knowledge_chunk WHERE tenant_id = %s", [tenant_id])
+            n = int(cur.fetchone()[0])
+        cached = (version, n, 0.0, {})
+    version, n, _, dfs = cached
+    missing = [t for t in terms if t not in dfs]
+    if missing:
+        counts = ", ".join("count(*) FILTER (WHERE search_vector @@ plainto_tsquery('simple', %s))" for _ in missing)
+        query = " or ".join(f'"{t}"' for t in missing)
+        with connection.cursor() as cur:
+            cur.execute(
+                f"SELECT {counts} FROM knowledge_chunk "
+                "WHERE tenant_id = %s AND search_vector @@ websearch_to_tsquery('simple', %s)",
+                [*missing, tenant_id, query],
+            )
+            row = cur.fetchone()
+        dfs = {**dfs, **{t: int(c) for t, c in zip(missing, row, strict=True)}}
+        cached = (version, n, 0.0, dfs)
+    with _pg_stats_lock:
+        _PG_STATS[tenant_id] = cached
+        _PG_STATS.move_to_end(tenant_id)
+        while len(_PG_STATS) > 4 * settings.KB_MATRIX_CACHE_TENANTS:
+            _PG_STATS.popitem(last=False)
+    return n, dfs
+
+
 def _pg_lexical(tenant_id: str, terms: list[str], depth: int, tags: list[str] | None) -> list[tuple[int, float]]:
+    """BM25-like ranking on PostgreSQL: ``ts_rank`` alone has no inverse document
+    frequency, so each term's (length-normalised, saturating) ``ts_rank`` is weighted by
+    its BM25 idf from ``_pg_term_stats``. Terms found in none of the tenant's chunks are
+    dropped; the match is the OR of the rest."""
+    n, dfs = _pg_term_stats(tenant_id, terms)
+    terms = [t for t in terms if dfs.get(t)]
+    if not terms:
+        return []
+    idf = {t: math.log(1 + (n - dfs[t] + 0.5) / (dfs[t] + 0.5)) for t in terms}
+    score = " + ".join(f"{idf[t]:.6f} * ts_rank(c.search_vector, plainto_tsquery('simple', %s), %s)" for t in terms)
+    score_params: list = []
+    for t in terms:
+        score_params += [t, settings.KB_PG_RANK_NORMALIZATION]
     # websearch_to_tsquery with quoted terms joined by "or": each term is a lexeme, any may match.
     query = " or ".join(f'"{t}"' for t in terms)
     tag_sql, tag_params = _tag_clause(tags, "d")
     join = " JOIN knowledge_document d ON d.id = c.document_id" if tags else ""
     sql = (
-        "SELECT c.id, ts_rank(c.search_vector, q, %s) AS score "
-        f"FROM knowledge_chunk c{join}, websearch_to_tsquery('simple', %s) q "
-        f"WHERE c.tenant_id = %s AND c.search_vector @@ q{tag_sql} "
-        "ORDER BY score DESC, c.id LIMIT %s"
+        f"SELECT c.id, ({score}) AS score FROM knowledge_chunk c{join} "
+        "WHERE c.tenant_id = %s AND c.search_vector @@ websearch_to_tsquery('simple', %s)"
+        f"{tag_sql} ORDER BY score DESC, c.id LIMIT %s"
     )
     with connection.cursor() as cur:
-        cur.execute(sql, [settings.KB_PG_RANK_NORMALIZATION, query, tenant_id, *tag_params, depth])
+        cur.execute(sql, [*score_params, tenant_id, query, *tag_params, depth])
         return [(int(r[0]), float(r[1])) for r in cur.fetchall()]
 
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 from typing import Any
 
 import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from knowledge import analysis, extract
@@ -60,9 +60,14 @@ def tags_key(tags: list[str]) -> str:
 
 
 def knowledge_changed(*, tenant_id: str) -> None:
-    """Bump the tenant's knowledge version (call inside the transaction that changed chunks)."""
-    KnowledgeVersion.objects.get_or_create(tenant_id=tenant_id)
-    KnowledgeVersion.objects.filter(tenant_id=tenant_id).update(version=F("version") + 1)
+    """Move the tenant's knowledge version (call inside the transaction that changed chunks).
+
+    A random value rather than a counter: a counter restarts after a rolled-back
+    transaction or a restored database, and a process could then take an old cached
+    matrix for current."""
+    version = secrets.randbits(62)
+    if not KnowledgeVersion.objects.filter(tenant_id=tenant_id).update(version=version):
+        KnowledgeVersion.objects.update_or_create(tenant_id=tenant_id, defaults={"version": version})
 
 
 def document_upsert(
