@@ -214,3 +214,16 @@ def test_the_demo_quote_endpoint_refuses_garbage(body):
 
     r = APIClient().post("/api/v1/demo/shipping-quote", body, content_type="application/json")
     assert r.status_code in (400, 401) and "error" in r.json()
+
+
+def test_it_runs_the_same_tool_loop_on_gemini(client_a, tenant, fake_gemini, local_server, allow_private):
+    tenant.llm_provider = "gemini"
+    tenant.save()
+    local_server.handler = lambda req: Reply(200, {"price_idr": 33000})
+    make_tool(tenant, f"{local_server.url}/quote")
+    fake_gemini.reply_tool_call("shipping_quote", {"destination_city": "Medan", "weight_kg": 1})
+    fake_gemini.reply_text("Ongkir ke Medan Rp 33.000.")
+    body = ask(client_a).json()
+    assert body["provider"] == "gemini" and body["text"] == "Ongkir ke Medan Rp 33.000."
+    assert fake_gemini.calls == 2 and len(local_server.requests) == 1
+    assert "33000" in json.dumps(fake_gemini.last_body)
