@@ -94,13 +94,16 @@ class Prompt:
     def section(self, name: str) -> str:
         return next(s.text for s in self.sections if s.name == name)
 
-    def as_dict(self) -> dict:
-        """What was sent, for the playground and ``Message.metadata``."""
-        return {
-            "system": self.system,
+    def as_dict(self, *, with_system: bool = True) -> dict:
+        """What was sent, for the playground and ``Message.metadata`` (which leaves out the
+        rendered ``system`` text: it is the sections joined, and would double the row)."""
+        data = {
             "sections": [{"name": s.name, "text": s.text} for s in self.sections],
             "messages": [{"role": m.role, "content": m.content} for m in self.messages],
         }
+        if with_system:
+            data["system"] = self.system
+        return data
 
 
 def hours_text(tenant: Tenant, now: dt.datetime) -> str:

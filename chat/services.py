@@ -317,7 +317,7 @@ def _persist(
         elapsed_ms = (time.perf_counter() - started) * 1000
         timings = {k: round(v, 2) for k, v in timings.items()}
         timings["other_ms"] = round(max(0.0, elapsed_ms - sum(timings.values())), 2)
-        metadata: dict[str, Any] = {"prompt": prompt.as_dict(), "timings": timings}
+        metadata: dict[str, Any] = {"prompt": prompt.as_dict(with_system=False), "timings": timings}
         if tool_log:
             metadata["tool_calls"] = tool_log
         if response.label:
@@ -381,7 +381,7 @@ def _persist(
         model=response.model,
         user_message=user_message,
         timings=timings,
-        prompt=metadata["prompt"],
+        prompt={**metadata["prompt"], "system": prompt.system},
     )
 
 
