@@ -15,6 +15,9 @@ from siganteng.errors import ApiError
 logger = logging.getLogger(__name__)
 
 REPLY_LEASE = dt.timedelta(minutes=10)
+# A message whose reply keeps failing (provider down) is retried for this long; an answer
+# later than that would be more confusing than none.
+RETRY_FOR = dt.timedelta(hours=1)
 
 
 def reply_inbound(event_id: int) -> str:
@@ -43,11 +46,20 @@ def reply_inbound(event_id: int) -> str:
             external_id=user_message.external_id,
             history=_history_before(user_message),
         )
-        # reply() stores the user side of the turn itself; the message was already stored
-        # when it arrived (so it is never lost while the reply waits), so drop the copy.
-        if result.user_message is not None:
-            Message.objects.filter(pk=result.user_message.pk).delete()
-        sent: list[str] = []
+    except ApiError as exc:
+        # reply() writes nothing when it fails, so a provider outage (5xx, 429) can be
+        # retried safely: back to "received", and the reconciler re-enqueues it later.
+        retry = exc.status_code >= 500 or exc.status_code == 429
+        InboundEvent.objects.filter(pk=event_id).update(
+            status="received" if retry else "failed", error=str(exc.detail)[:2000], updated_at=timezone.now()
+        )
+        return "retry" if retry else "failed"
+    # reply() stores the user side of the turn itself; the message was already stored
+    # when it arrived (so it is never lost while the reply waits), so drop the copy.
+    if result.user_message is not None:
+        Message.objects.filter(pk=result.user_message.pk).delete()
+    sent: list[str] = []
+    try:
         channel_send(
             channel=channel,
             on_sent=lambda _i, pid: sent.append(pid),
@@ -58,7 +70,8 @@ def reply_inbound(event_id: int) -> str:
                 reference=f"msg_{result.message.pk}",
             ),
         )
-    except (TransportError, DeliverySkipped, ApiError) as exc:
+    except (TransportError, DeliverySkipped) as exc:
+        # The reply is stored; resending could repeat bubbles that went out, so stop here.
         InboundEvent.objects.filter(pk=event_id).update(
             status="failed", error=str(exc)[:2000], updated_at=timezone.now()
         )
@@ -98,11 +111,15 @@ def _history_before(message: Message) -> list:
 
 
 def reconcile_inbound() -> dict[str, int]:
-    """Re-enqueue messages whose reply wake-up was lost; a reply stuck mid-way past its
-    lease is marked failed rather than answered twice."""
+    """Re-enqueue messages whose reply wake-up was lost or whose provider failed (for up to
+    ``RETRY_FOR``); a reply stuck mid-way past its lease is marked failed rather than
+    answered twice."""
     from siganteng.queue import enqueue_now
 
     now = timezone.now()
+    expired = InboundEvent.objects.filter(status="received", created_at__lt=now - RETRY_FOR).update(
+        status="failed", updated_at=now
+    )
     lost = list(
         InboundEvent.objects.filter(status="received", updated_at__lt=now - dt.timedelta(minutes=2)).values_list(
             "pk", flat=True
@@ -113,4 +130,4 @@ def reconcile_inbound() -> dict[str, int]:
     stuck = InboundEvent.objects.filter(status="replying", updated_at__lt=now - REPLY_LEASE).update(
         status="failed", error="The reply was interrupted; it may have been sent.", updated_at=now
     )
-    return {"requeued": len(lost), "interrupted": stuck}
+    return {"requeued": len(lost), "interrupted": stuck, "expired": expired}

@@ -12,6 +12,7 @@ from chat.channels import tasks
 from chat.channels.tests.fakes import dumps, hub_signature, telegram_update, whatsapp_webhook
 from chat.models import Conversation, InboundEvent, Message
 from siganteng import webhooks
+from siganteng.testing import Reply
 
 pytestmark = pytest.mark.django_db
 
@@ -198,7 +199,7 @@ def test_it_requeues_lost_reply_wake_ups_and_never_answers_an_interrupted_one_tw
     InboundEvent.objects.filter(pk=interrupted.pk).update(status="replying", updated_at=old)
     queue = broker()
     queue.purge_queue()
-    assert tasks.reconcile_inbound() == {"requeued": 1, "interrupted": 1}
+    assert tasks.reconcile_inbound() == {"requeued": 1, "interrupted": 1, "expired": 0}
     [(task_id, payload)] = queue.dequeue()
     queue.acknowledge(task_id)
     task = SignedPackage.loads(payload)
@@ -206,3 +207,24 @@ def test_it_requeues_lost_reply_wake_ups_and_never_answers_an_interrupted_one_tw
     assert tasks.reply_inbound(lost.pk) == "replied"
     assert tasks.reply_inbound(interrupted.pk) == "stale"
     assert InboundEvent.objects.get(pk=interrupted.pk).status == "failed"
+
+
+def test_it_retries_a_reply_when_the_llm_provider_is_down(tenant, make_channel, telegram_api, local_server, settings):
+    settings.OPENAI_API_KEY = "sk-test"
+    settings.OPENAI_BASE_URL = f"{local_server.url}/v1"
+    settings.LLM_MAX_RETRIES = 0
+    tenant.llm_provider = "openai"
+    tenant.save()
+    local_server.handler = lambda req: Reply(503, {"error": {"message": "overloaded", "type": "server_error"}})
+    channel = make_channel(tenant, "telegram")
+    _post(
+        channel,
+        dumps(telegram_update(update_id=1, message_id=1, chat_id=7, text="halo")),
+        **{"X-Telegram-Bot-Api-Secret-Token": "tg-secret-0123456789"},
+    )
+    event = InboundEvent.objects.get()
+    assert tasks.reply_inbound(event.pk) == "retry"
+    event.refresh_from_db()
+    assert event.status == "received" and event.error
+    assert telegram_api.sent == [] and not Message.objects.filter(role="assistant").exists()
+    assert Message.objects.filter(role="user").count() == 1  # the customer's message is kept
