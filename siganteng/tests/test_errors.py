@@ -24,6 +24,13 @@ def test_it_answers_unknown_api_routes_in_the_error_shape(client_a):
 
 
 @pytest.mark.django_db
+def test_it_answers_a_post_to_an_unknown_api_route_with_404_not_a_csrf_page(make_key, tenant):
+    client = Client(enforce_csrf_checks=True)
+    resp = client.post("/api/v1/nope", data="{}", content_type="application/json", HTTP_X_API_KEY=make_key(tenant))
+    _error(resp, 404, "not_found")
+
+
+@pytest.mark.django_db
 def test_it_answers_unknown_non_api_routes_in_the_error_shape(settings):
     settings.DEBUG = False
     _error(Client().get("/no-such-page"), 404, "not_found")
