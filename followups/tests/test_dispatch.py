@@ -257,3 +257,21 @@ def test_it_cancels_and_reschedules_from_the_admin(telegram, admin_client):
     assert followup.status == "SCHEDULED" and followup.due_at > timezone.now() + dt.timedelta(minutes=59)
     assert admin_client.get(url, {"status__exact": "SCHEDULED"}).status_code == 200
     assert admin_client.get(f"{url}{followup.pk}/change/").status_code == 200
+
+
+def test_it_reschedules_to_a_chosen_time_from_the_admin(telegram, admin_client):
+    followup, _ = services.followup_schedule(
+        tenant=telegram.tenant, conversation=telegram, text="x", due_at=timezone.now() + dt.timedelta(days=1)
+    )
+    services.followup_cancel(followup=followup)
+    url = "/admin/followups/followup/"
+    form = admin_client.post(url, {"action": "reschedule_to", "_selected_action": [followup.pk]})
+    assert form.status_code == 200 and b"due_at" in form.content
+    admin_client.post(
+        url,
+        {"action": "reschedule_to", "_selected_action": [followup.pk], "apply": "1", "due_at": "2026-11-25 15:00"},
+        follow=True,
+    )  # 22:00 in Jakarta
+    followup.refresh_from_db()
+    assert followup.status == "SCHEDULED"
+    assert followup.due_at == dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.UTC)  # next opening, 09:00 Jakarta
