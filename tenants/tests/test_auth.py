@@ -175,3 +175,31 @@ def test_it_never_stores_a_key_secret_in_any_column(platform_client, tenant, adm
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COUNT(*) FROM {qn('tenants_apikey')} WHERE prefix LIKE %s", [f"%{prefix}%"])
         assert cursor.fetchone()[0] == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tenants.tests.urls_probe")
+def test_it_resolves_the_acting_tenant_for_keys_the_platform_and_staff(
+    make_key, tenant, other_tenant, platform_client, admin_client
+):
+    assert _client(make_key(tenant, ["chat"])).get("/probe").json() == {"tenant": "acme", "platform": False}
+    # The platform key and staff sessions name the tenant in X-Tenant-Id.
+    err = _error(platform_client.get("/probe"), 400, "validation_error")
+    assert "X-Tenant-Id" in err["fields"]
+    assert platform_client.get("/probe", HTTP_X_TENANT_ID="globex").json() == {"tenant": "globex", "platform": True}
+    _error(platform_client.get("/probe", HTTP_X_TENANT_ID="nobody"), 404, "not_found")
+    assert admin_client.get("/probe", HTTP_X_TENANT_ID="acme").json()["platform"] is True
+
+
+@pytest.mark.django_db
+def test_it_lets_staff_sessions_manage_tenants_but_not_plain_users(admin_client, django_user_model):
+    resp = admin_client.put(
+        "/api/v1/tenants/via-staff/settings", {"name": "Via Staff"}, content_type="application/json"
+    )
+    assert resp.status_code == 201
+    django_user_model.objects.create_user("plain", password="pw-123456789")
+    from django.test import Client
+
+    c = Client()
+    c.login(username="plain", password="pw-123456789")
+    _error(c.get("/api/v1/tenants/via-staff/settings"), 401, "not_authenticated")
