@@ -7,9 +7,11 @@ import uuid
 
 from django.db import models
 
+from chat.channels.registry import choices as channel_kind_choices
 from tenants.models import Tenant
 
-CHANNEL_KINDS = (("webhook", "Signed webhook"), ("telegram", "Telegram"), ("whatsapp", "WhatsApp Cloud API"))
+# One registry (chat/channels/registry.py) names the transports and feeds these choices.
+CHANNEL_KINDS = tuple(channel_kind_choices())
 # Where a conversation happens: the plain API, the OpenAI-compatible endpoint, or a channel kind.
 CONVERSATION_CHANNELS = (("api", "API"), ("openai", "OpenAI-compatible"), *CHANNEL_KINDS)
 
