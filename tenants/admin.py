@@ -135,6 +135,8 @@ class ApiKeyInline(admin.TabularInline):
     form = ApiKeyForm
     fk_name = "tenant"
     extra = 0
+    # Keys are revoked (an action), not deleted: the row keeps the audit trail.
+    can_delete = False
     fields = ["name", "scopes", "expires_at", "prefix", "status", "last_used_at", "revoked_at"]
     readonly_fields = ["prefix", "status", "last_used_at", "revoked_at"]
     show_change_link = True

@@ -131,3 +131,31 @@ def test_it_reaches_the_task_queue_admin_and_shows_the_brand(admin_client, tenan
         resp = admin_client.get(url)
         assert resp.status_code == 200, url
     assert "SIGANTENG back-office" in admin_client.get("/admin/").content.decode()
+
+
+@pytest.mark.django_db
+def test_it_edits_a_tenant_and_its_existing_keys_inline(admin_client, tenant):
+    issued = api_key_create(tenant=tenant, name="old name", scopes=["chat"])
+    data = _tenant_form(
+        **{
+            "id": tenant.pk,
+            "name": "Renamed",
+            "working_hours_text": "tue: 08:00-16:00",
+            "api_keys-TOTAL_FORMS": "1",
+            "api_keys-INITIAL_FORMS": "1",
+            "api_keys-0-id": str(issued.api_key.pk),
+            "api_keys-0-tenant": tenant.pk,
+            "api_keys-0-name": "new name",
+            "api_keys-0-scopes": ["chat", "jobs"],
+            "api_keys-0-expires_at_0": "",
+            "api_keys-0-expires_at_1": "",
+        }
+    )
+    resp = admin_client.post(f"/admin/tenants/tenant/{tenant.pk}/change/", data, follow=True)
+    assert resp.status_code == 200
+    tenant.refresh_from_db()
+    issued.api_key.refresh_from_db()
+    assert tenant.name == "Renamed" and tenant.working_hours == {"tue": [["08:00", "16:00"]]}
+    assert issued.api_key.name == "new name" and issued.api_key.scopes == ["chat", "jobs"]
+    assert issued.api_key.secret_hash and ApiKey.objects.filter(tenant=tenant).count() == 1
+    assert not any("sgt_" in str(m) for m in resp.context["messages"])  # no new key, nothing to show
