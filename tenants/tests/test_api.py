@@ -277,3 +277,18 @@ def test_it_reports_opening_status_in_settings(client_a, tenant):
     assert isinstance(body["is_open_now"], bool)
     assert body["next_opening"] is not None
     assert body["webhook_secret"] == tenant.webhook_secret
+
+
+@pytest.mark.django_db
+def test_it_lets_the_platform_change_limits_and_disable_a_tenant(platform_client, make_key, tenant):
+    key = make_key(tenant)
+    resp = platform_client.put(
+        f"/api/v1/tenants/{tenant.pk}/settings",
+        {"rate_limit_per_minute": 5, "monthly_token_budget": 1000000, "is_active": False},
+        format="json",
+    )
+    assert resp.status_code == 200, resp.content
+    assert resp.json()["monthly_token_budget"] == 1000000 and resp.json()["is_active"] is False
+    # A disabled tenant's keys stop working at once; the platform still sees it.
+    _assert_error(_client(key).get(f"/api/v1/tenants/{tenant.pk}/settings"), 401)
+    assert platform_client.get(f"/api/v1/tenants/{tenant.pk}/settings").status_code == 200
