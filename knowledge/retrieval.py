@@ -76,14 +76,19 @@ def _pg_term_stats(tenant_id: str, terms: list[str]) -> tuple[int, dict[str, int
     version, n, _, dfs = cached
     missing = [t for t in terms if t not in dfs]
     if missing:
-        counts = ", ".join("count(*) FILTER (WHERE search_vector @@ plainto_tsquery('simple', %s))" for _ in missing)
-        query = " or ".join(f'"{t}"' for t in missing)
+        # One bounded count per new term: a term in more than KB_PG_DF_CAP chunks is
+        # counted as KB_PG_DF_CAP (it is common; its idf is small either way).
+        cap = settings.KB_PG_DF_CAP
+        counts = ", ".join(
+            "(SELECT count(*) FROM (SELECT 1 FROM knowledge_chunk WHERE tenant_id = %s AND "
+            "search_vector @@ plainto_tsquery('simple', %s) LIMIT %s) s)"
+            for _ in missing
+        )
+        params: list = []
+        for t in missing:
+            params += [tenant_id, t, cap]
         with connection.cursor() as cur:
-            cur.execute(
-                f"SELECT {counts} FROM knowledge_chunk "
-                "WHERE tenant_id = %s AND search_vector @@ websearch_to_tsquery('simple', %s)",
-                [*missing, tenant_id, query],
-            )
+            cur.execute(f"SELECT {counts}", params)
             row = cur.fetchone()
         dfs = {**dfs, **{t: int(c) for t, c in zip(missing, row, strict=True)}}
         cached = (version, n, 0.0, dfs)
@@ -105,12 +110,22 @@ def _pg_lexical(tenant_id: str, terms: list[str], depth: int, tags: list[str] | 
     if not terms:
         return []
     idf = {t: math.log(1 + (n - dfs[t] + 0.5) / (dfs[t] + 0.5)) for t in terms}
+    # Match on the rarest terms while their chunks fit the budget (at least one term):
+    # ranking every chunk that shares a common word is what makes OR queries slow on
+    # large tenants, and chunks holding only common words would rank low anyway. Every
+    # query term still counts in the score.
+    match_terms, budget = [], settings.KB_PG_MATCH_BUDGET
+    for t in sorted(terms, key=lambda t: dfs[t]):
+        if match_terms and dfs[t] > budget:
+            break
+        match_terms.append(t)
+        budget -= dfs[t]
     score = " + ".join(f"{idf[t]:.6f} * ts_rank(c.search_vector, plainto_tsquery('simple', %s), %s)" for t in terms)
     score_params: list = []
     for t in terms:
         score_params += [t, settings.KB_PG_RANK_NORMALIZATION]
     # websearch_to_tsquery with quoted terms joined by "or": each term is a lexeme, any may match.
-    query = " or ".join(f'"{t}"' for t in terms)
+    query = " or ".join(f'"{t}"' for t in match_terms)
     tag_sql, tag_params = _tag_clause(tags, "d")
     join = " JOIN knowledge_document d ON d.id = c.document_id" if tags else ""
     sql = (

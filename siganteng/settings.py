@@ -398,6 +398,8 @@ KB_SEARCH_MAX_K = 100
 KB_MAX_QUERY_TERMS = 32
 KB_MATRIX_CACHE_TENANTS = env_int("KB_MATRIX_CACHE_TENANTS", 16, minimum=1)
 KB_PG_RANK_NORMALIZATION = 1  # ts_rank: divide by 1 + log(length)
+KB_PG_DF_CAP = env_int("KB_PG_DF_CAP", 20000, minimum=1)  # document frequencies are counted up to this
+KB_PG_MATCH_BUDGET = env_int("KB_PG_MATCH_BUDGET", 5000, minimum=1)  # chunks ranked per query (rarest terms first)
 KB_RRF_K = 60
 # (lexical, dense) weights for reciprocal-rank fusion, "<language>:<embedder>".
 # Chosen by bench/retrieval.py; see docs/readme/knowledge.md for the figures.
