@@ -46,14 +46,21 @@ def history(*, conversation: Conversation, token_budget: int, exclude_id=None) -
     if exclude_id is not None:
         qs = qs.exclude(pk=exclude_id)
     rows = qs.order_by("-created_at", "-pk").values_list("role", "content")[:HISTORY_MAX_ROWS]
+    newest_first = [ChatMessage(role=role, content=content) for role, content in rows]
+    return trim_history(newest_first[::-1], token_budget=token_budget)
+
+
+def trim_history(messages: list[ChatMessage], *, token_budget: int) -> list[ChatMessage]:
+    """The newest of ``messages`` that fit ``token_budget`` (whole messages, order kept):
+    the same rule as :func:`history`, for histories a stateless caller sent."""
     picked: list[ChatMessage] = []
     used = 0
-    for role, content in rows:
-        cost = estimate_tokens(content) + MESSAGE_OVERHEAD_TOKENS
+    for message in reversed(messages):
+        cost = estimate_tokens(message.content) + MESSAGE_OVERHEAD_TOKENS
         if used + cost > token_budget:
             break
         used += cost
-        picked.append(ChatMessage(role=role, content=content))
+        picked.append(message)
     picked.reverse()
     return picked
 

@@ -188,7 +188,7 @@ def _run(turn: _Turn, *, stream: bool) -> Iterator[Delta | ReplyResult]:
             tenant=tenant, user_id=turn.user_id, channel=turn.channel, channel_ref=turn.channel_ref
         )
     if turn.history is not None:
-        history = turn.history
+        history = selectors.trim_history(turn.history, token_budget=settings.CHAT_HISTORY_TOKENS)
     elif conversation is not None:
         history = selectors.history(
             conversation=conversation,

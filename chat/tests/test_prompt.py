@@ -85,3 +85,12 @@ def test_it_has_rules_for_every_channel():
     for channel in ("api", "openai", "webhook", "telegram", "whatsapp"):
         rules = prompt_builder.channel_rules(channel)
         assert rules.channel == channel and rules.max_chars > 0 and rules.notes
+
+
+def test_it_trims_a_callers_history_to_the_same_budget():
+    sent = [
+        ChatMessage(role="user" if i % 2 == 0 else "assistant", content=f"turn {i} " + "word " * 20) for i in range(10)
+    ]
+    kept = selectors.trim_history(sent, token_budget=100)
+    assert 0 < len(kept) < 10 and kept == sent[-len(kept) :]
+    assert selectors.trim_history(sent, token_budget=10_000) == sent
