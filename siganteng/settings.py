@@ -401,8 +401,18 @@ KB_PG_RANK_NORMALIZATION = 1  # ts_rank: divide by 1 + log(length)
 KB_PG_DF_CAP = env_int("KB_PG_DF_CAP", 20000, minimum=1)  # document frequencies are counted up to this
 KB_PG_MATCH_BUDGET = env_int("KB_PG_MATCH_BUDGET", 5000, minimum=1)  # chunks ranked per query (rarest terms first)
 KB_RRF_K = 60
-# (lexical, dense) weights for reciprocal-rank fusion, "<language>:<embedder>".
-# Chosen by bench/retrieval.py; see docs/readme/knowledge.md for the figures.
+# (lexical, dense) weights for reciprocal-rank fusion, "<language>:<embedder>" (* = any).
+# Chosen by bench/retrieval.py (nDCG@10 / Recall@100; docs/readme/knowledge.md):
+# - indonesian:local — TyDi QA id, 565 q: lexical 0.896/0.970 (SQLite), 0.893/0.970 (PostgreSQL);
+#   dense MiniLM 0.574/0.869; any dense weight > 0 lowers nDCG (0.1: 0.879, 1.0: 0.778), so 0:
+#   the English-only model is skipped and the query is not embedded.
+# - english:local — NFCorpus, 323 q (SQLite): lexical 0.330/0.233, dense 0.322/0.280;
+#   dense weight 0.8: 0.361/0.290 (0.6: 0.362/0.286, 1.0: 0.358/0.295).
+# - other languages with the English-only local model: unmeasured, lexical only.
+# - openai/gemini (multilingual) are unmeasured here: equal weights, the usual RRF default.
 KB_FUSION_WEIGHTS: dict[str, tuple[float, float]] = {
+    "indonesian:local": (1.0, 0.0),
+    "english:local": (1.0, 0.8),
+    "*:local": (1.0, 0.0),
     "*:*": (1.0, 1.0),
 }
