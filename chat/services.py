@@ -314,6 +314,12 @@ def _persist(
                 content=turn.text,
                 external_id=turn.external_id,
             )
+            if not created:
+                # The customer answered: follow-ups waiting for an answer are moot. (Channel
+                # webhooks do this on arrival, before passing ``user_message``.)
+                from followups.services import followups_cancel_on_reply
+
+                followups_cancel_on_reply(conversation=conversation)
         elapsed_ms = (time.perf_counter() - started) * 1000
         timings = {k: round(v, 2) for k, v in timings.items()}
         timings["other_ms"] = round(max(0.0, elapsed_ms - sum(timings.values())), 2)

@@ -44,7 +44,8 @@ def reply_inbound(event_id: int) -> str:
             channel_ref=channel,
             locale=conversation.locale or None,
             external_id=user_message.external_id,
-            history=_history_before(user_message),
+            # Stored on arrival (so it is never lost while the reply waits): answer it as is.
+            user_message=user_message,
         )
     except ApiError as exc:
         # reply() writes nothing when it fails, so a provider outage (5xx, 429) can be
@@ -54,10 +55,6 @@ def reply_inbound(event_id: int) -> str:
             status="received" if retry else "failed", error=str(exc.detail)[:2000], updated_at=timezone.now()
         )
         return "retry" if retry else "failed"
-    # reply() stores the user side of the turn itself; the message was already stored
-    # when it arrived (so it is never lost while the reply waits), so drop the copy.
-    if result.user_message is not None:
-        Message.objects.filter(pk=result.user_message.pk).delete()
     sent: list[str] = []
     try:
         channel_send(
@@ -82,32 +79,6 @@ def reply_inbound(event_id: int) -> str:
     )
     InboundEvent.objects.filter(pk=event_id).update(status="replied", updated_at=timezone.now())
     return "replied"
-
-
-def _history_before(message: Message) -> list:
-    """The conversation's turns before ``message`` (the one being answered), oldest first,
-    within the chat history budget — what reply() would use had it stored the message."""
-    from django.conf import settings
-
-    from chat.selectors import HISTORY_MAX_ROWS, MESSAGE_OVERHEAD_TOKENS
-    from siganteng.ai.base import ChatMessage, estimate_tokens
-
-    rows = (
-        Message.objects.filter(
-            conversation_id=message.conversation_id, role__in=("user", "assistant"), created_at__lt=message.created_at
-        )
-        .order_by("-created_at", "-pk")
-        .values_list("role", "content")[:HISTORY_MAX_ROWS]
-    )
-    picked, used = [], 0
-    for role, content in rows:
-        cost = estimate_tokens(content) + MESSAGE_OVERHEAD_TOKENS
-        if used + cost > settings.CHAT_HISTORY_TOKENS:
-            break
-        used += cost
-        picked.append(ChatMessage(role=role, content=content))
-    picked.reverse()
-    return picked
 
 
 def reconcile_inbound() -> dict[str, int]:

@@ -185,6 +185,19 @@ def test_it_cancels_on_a_customer_reply_before_the_due_time(telegram, telegram_a
     assert FollowUp.objects.get(pk=keep.pk).status == "SENT"
 
 
+def test_it_cancels_on_a_customer_message_sent_through_the_chat_service(telegram, telegram_api):
+    from chat.services import reply
+
+    keep = _due(telegram, text="still send", ago=-dt.timedelta(minutes=5), cancel_on_reply=False)
+    cancel = _due(telegram, text="never send", ago=-dt.timedelta(minutes=5))
+    reply(tenant=telegram.tenant, user_id=telegram.user_id, channel="telegram", text="sudah, terima kasih",
+          conversation=telegram)
+    cancel.refresh_from_db()
+    keep.refresh_from_db()
+    assert cancel.status == "CANCELED" and cancel.reason == "customer_replied"
+    assert keep.status == "SCHEDULED"
+
+
 def test_it_does_not_send_a_claimed_follow_up_canceled_before_its_request(telegram, telegram_api):
     _due(telegram, text="x")
     [pk] = services.followups_claim_due()
