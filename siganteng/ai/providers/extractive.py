@@ -76,6 +76,7 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 # A sentence ends at . ! ? (or a line break) followed by whitespace, unless the word
 # before the dot is a known abbreviation or a single letter ("Rp. 10.000", "dll.", "e.g.").
 _SENT_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_HEADING = re.compile(r"^#{1,6}\s")
 _ABBREVIATIONS = _wordset(
     "rp dll dsb dst tsb jl jln no tel telp hp mr mrs ms dr prof st vs etc eg ie approx min max pt cv tbk bpk ibu sdr"
 )
@@ -99,8 +100,27 @@ def _terms(text: str, lang: str) -> list[str]:
     return [_stem(w, lang) for w in _WORD.findall(text.lower()) if len(w) > 1 and w not in STOPWORDS]
 
 
+def _prose(text: str) -> list[str]:
+    """Paragraphs of ``text`` without Markdown heading lines: a heading ("## Lama
+    pengiriman") names a topic, it does not answer anything, so it is never quoted; and a
+    paragraph break ends a sentence even without a full stop."""
+    paragraphs: list[str] = []
+    current: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or _HEADING.match(stripped):
+            if current:
+                paragraphs.append(" ".join(current))
+                current = []
+            continue
+        current.append(stripped)
+    if current:
+        paragraphs.append(" ".join(current))
+    return paragraphs
+
+
 def _split_sentences(text: str) -> list[str]:
-    pieces = _SENT_END.split(text.strip())
+    pieces = [p for paragraph in _prose(text) for p in _SENT_END.split(paragraph)]
     sentences: list[str] = []
     for piece in pieces:
         piece = piece.strip()

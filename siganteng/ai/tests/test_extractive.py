@@ -143,3 +143,25 @@ def test_it_reads_a_short_follow_up_in_the_light_of_the_previous_question():
     response = ExtractiveProvider().generate(request)
     assert response.citations == ["s"]
     assert "Ongkir ke Surabaya Rp 25.000." in response.text
+
+
+def test_it_never_quotes_a_markdown_heading():
+    from siganteng.ai.base import ChatMessage, ContextPassage, LLMRequest
+    from siganteng.ai.providers.extractive import ExtractiveProvider
+
+    passage = ContextPassage(
+        id="c1",
+        document_id="d1",
+        title="Pengiriman",
+        text=(
+            "## Lama pengiriman\nPengiriman ke Jawa memakan waktu 2-3 hari kerja.\n\n"
+            "## Ongkos kirim\nGratis ongkir di atas Rp 200.000."
+        ),
+    )
+    request = LLMRequest(
+        model="", system="", messages=[ChatMessage(role="user", content="Berapa lama pengiriman ke Jawa?")],
+        passages=[passage], locale="id",
+    )
+    text = ExtractiveProvider().generate(request).text
+    assert "2-3 hari kerja" in text
+    assert "##" not in text and "Lama pengiriman" not in text
