@@ -404,7 +404,7 @@ KB_RRF_K = 60
 # (lexical, dense) weights for reciprocal-rank fusion, "<language>:<embedder>" (* = any).
 # Chosen by bench/retrieval.py (nDCG@10 / Recall@100; docs/readme/knowledge.md):
 # - indonesian:local — TyDi QA id, 565 q: lexical 0.896/0.970 (SQLite), 0.893/0.970 (PostgreSQL);
-#   dense MiniLM 0.574/0.869; any dense weight > 0 lowers nDCG (0.1: 0.879, 1.0: 0.778), so 0:
+#   dense MiniLM 0.574/0.869; any dense weight > 0 lowers nDCG (0.1: 0.879, 1.0: 0.779), so 0:
 #   the English-only model is skipped and the query is not embedded.
 # - english:local — NFCorpus, 323 q (SQLite): lexical 0.330/0.233, dense 0.322/0.280;
 #   dense weight 0.8: 0.361/0.290 (0.6: 0.362/0.286, 1.0: 0.358/0.295).
