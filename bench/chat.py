@@ -22,8 +22,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Python puts this script's directory first on sys.path; bench/ holds other scripts (one is
-# named queue.py) that would shadow standard-library modules, so take it off.
+# Python puts this script's directory first on sys.path; the project root is what the
+# imports need, and bench/'s other scripts must not shadow anything.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse

@@ -31,8 +31,7 @@ from collections import defaultdict
 from pathlib import Path
 
 BASE = Path(__file__).resolve().parent.parent
-# Running a script puts bench/ first on sys.path, where bench/queue.py would shadow the
-# standard library's queue module; import from the project root instead.
+# Running a script puts bench/ first on sys.path; import from the project root instead.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BASE / "bench"]
 sys.path.insert(0, str(BASE))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "siganteng.settings")

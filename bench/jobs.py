@@ -21,8 +21,7 @@ import uuid
 from pathlib import Path
 
 BASE = Path(__file__).resolve().parent.parent
-# Run as a script, bench/ itself is first on sys.path and its modules would shadow the
-# standard library's (bench/queue.py vs queue); the project root is what we need.
+# Run as a script, bench/ itself is first on sys.path; the project root is what we need.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BASE / "bench"]
 sys.path.insert(0, str(BASE))
 

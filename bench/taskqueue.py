@@ -6,7 +6,7 @@ one reused broker connection, start a real ``manage.py qcluster`` (``--workers``
 workers, results stored in a temporary SQLite database), and time the first to the last
 execution. Prints a table.
 
-    REDIS_URL=redis://127.0.0.1:6379/1 .venv/bin/python bench/queue.py [--tasks 3000]
+    REDIS_URL=redis://127.0.0.1:6379/1 .venv/bin/python bench/taskqueue.py [--tasks 3000]
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Run as a script, this file's folder comes first on sys.path and this module would
-# shadow the standard library's ``queue`` (which redis imports): put the project first.
+# Run as a script, this file's folder comes first on sys.path: put the project root there
+# instead, so ``bench.taskqueue`` and ``siganteng`` import the same way in the cluster.
 if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
@@ -52,7 +52,7 @@ from siganteng.queue import broker, enqueue_now
 b = broker(); b.purge_queue()
 t0 = time.perf_counter()
 for _ in range({n}):
-    enqueue_now("bench.queue.incr", "{key}")
+    enqueue_now("bench.taskqueue.incr", "{key}")
 print(time.perf_counter() - t0)
 """
 

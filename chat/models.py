@@ -29,7 +29,9 @@ class Channel(models.Model):
     kind = models.CharField(max_length=16, choices=CHANNEL_KINDS)
     name = models.CharField(max_length=100)
     config = models.JSONField(default=dict, blank=True, help_text="Non-secret settings, validated per kind.")
-    secrets = models.JSONField(default=dict, blank=True, help_text="Tokens and signing secrets; never returned by the API.")
+    secrets = models.JSONField(
+        default=dict, blank=True, help_text="Tokens and signing secrets; never returned by the API."
+    )
     inbound_token = models.CharField(max_length=64, unique=True, default=_inbound_token, editable=False)
     enabled = models.BooleanField(default=True)
     last_error = models.TextField(blank=True)
@@ -51,8 +53,9 @@ class Conversation(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="conversations")
     user_id = models.CharField(max_length=200, help_text="The end customer's id on the channel.")
     channel = models.CharField(max_length=16, choices=CONVERSATION_CHANNELS, default="api")
-    channel_ref = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.SET_NULL,
-                                    related_name="conversations")
+    channel_ref = models.ForeignKey(
+        Channel, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
     locale = models.CharField(max_length=16, blank=True)
     last_customer_message_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -90,6 +93,9 @@ class Message(models.Model):
         ordering = ["created_at"]
         indexes = [models.Index(fields=["conversation", "created_at"])]
 
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:60]}"
+
 
 class InboundEvent(models.Model):
     """One provider delivery of an inbound message; the unique key makes retries no-ops."""
@@ -105,6 +111,9 @@ class InboundEvent(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["channel", "external_id"], name="uniq_inbound_event")]
+
+    def __str__(self) -> str:
+        return f"{self.external_id} ({self.status})"
 
 
 class Tool(models.Model):
@@ -145,6 +154,7 @@ class UsageDaily(models.Model):
     class Meta:
         ordering = ["-date"]
         verbose_name_plural = "usage (daily)"
-        constraints = [
-            models.UniqueConstraint(fields=["tenant", "date", "provider", "model"], name="uniq_usage_day")
-        ]
+        constraints = [models.UniqueConstraint(fields=["tenant", "date", "provider", "model"], name="uniq_usage_day")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.date} {self.provider}/{self.model}"

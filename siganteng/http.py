@@ -87,8 +87,9 @@ def check_url(url: str, *, allow_private: bool | None = None) -> None:
     host resolves only to public addresses (or private targets are allowed)."""
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"}:
-        raise OutboundError(f"Only http and https URLs are allowed, got {parts.scheme or 'none'!r}.",
-                            permanent=True, kind="bad_url")
+        raise OutboundError(
+            f"Only http and https URLs are allowed, got {parts.scheme or 'none'!r}.", permanent=True, kind="bad_url"
+        )
     host = parts.hostname
     if not host:
         raise OutboundError("The URL has no host.", permanent=True, kind="bad_url")
@@ -96,8 +97,9 @@ def check_url(url: str, *, allow_private: bool | None = None) -> None:
     if allow:
         return
     try:
-        infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80),
-                                   type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(
+            host, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
+        )
     except socket.gaierror as exc:
         raise OutboundError(f"Cannot resolve host {host!r}: {exc}.", permanent=False, kind="dns") from None
     for info in infos:
@@ -156,7 +158,9 @@ def _one_request(
                 if declared and declared.isdigit() and int(declared) > max_bytes:
                     raise OutboundError(
                         f"Response of {declared} bytes exceeds the {max_bytes}-byte limit.",
-                        permanent=True, status=resp.status_code, kind="too_large",
+                        permanent=True,
+                        status=resp.status_code,
+                        kind="too_large",
                     )
                 body = bytearray()
                 for chunk in resp.iter_bytes():
@@ -164,7 +168,9 @@ def _one_request(
                     if len(body) > max_bytes:
                         raise OutboundError(
                             f"Response exceeds the {max_bytes}-byte limit.",
-                            permanent=True, status=resp.status_code, kind="too_large",
+                            permanent=True,
+                            status=resp.status_code,
+                            kind="too_large",
                         )
                 return HttpResult(
                     status=resp.status_code,
@@ -174,11 +180,13 @@ def _one_request(
                     elapsed_ms=(time.perf_counter() - started) * 1000,
                 )
         except httpx.TimeoutException:
-            raise OutboundError(f"Timed out after {timeout:g} s calling {urlsplit(current).netloc}.",
-                                permanent=False, kind="timeout") from None
+            raise OutboundError(
+                f"Timed out after {timeout:g} s calling {urlsplit(current).netloc}.", permanent=False, kind="timeout"
+            ) from None
         except httpx.HTTPError as exc:
-            raise OutboundError(f"Network error calling {urlsplit(current).netloc}: {exc}.",
-                                permanent=False, kind="network") from None
+            raise OutboundError(
+                f"Network error calling {urlsplit(current).netloc}: {exc}.", permanent=False, kind="network"
+            ) from None
     raise OutboundError(f"More than {_MAX_REDIRECTS} redirects.", permanent=True, kind="redirects")
 
 
@@ -216,8 +224,13 @@ def fetch(
         attempt += 1
         try:
             result = _one_request(
-                method.upper(), url, headers=send_headers, content=content,
-                timeout=timeout, max_bytes=max_bytes, allow_private=allow_private,
+                method.upper(),
+                url,
+                headers=send_headers,
+                content=content,
+                timeout=timeout,
+                max_bytes=max_bytes,
+                allow_private=allow_private,
             )
         except OutboundError as exc:
             if exc.permanent or attempt > retries:
@@ -235,6 +248,8 @@ def fetch(
                 snippet = result.content[:200].decode("utf-8", errors="replace")
                 raise OutboundError(
                     f"HTTP {result.status} from {urlsplit(result.url).netloc}: {snippet}",
-                    permanent=not transient, status=result.status, kind="http_status",
+                    permanent=not transient,
+                    status=result.status,
+                    kind="http_status",
                 )
         return result

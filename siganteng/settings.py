@@ -148,7 +148,7 @@ Q_CLUSTER = {
     "timeout": env_int("Q_TIMEOUT", 300, minimum=1),
     "retry": env_int("Q_RETRY", 360, minimum=2),
     "max_attempts": env_int("Q_MAX_ATTEMPTS", 3, minimum=1),
-    # Measured with bench/queue.py (3,000 no-op tasks, 2 workers, Redis, 2 CPUs): django-q2's
+    # Measured with bench/taskqueue.py (3,000 no-op tasks, 2 workers, Redis, 2 CPUs): django-q2's
     # defaults (recycle 500, save_limit 250) executed 33-48 tasks/s, these values
     # 1,432-1,864 tasks/s. Recycling every 500 tasks stalls each worker 4-10 s; a large
     # value still bounds memory without the stalls.
@@ -344,8 +344,12 @@ if env_str("LLM_PRICES_JSON"):
     import json as _json
 
     try:
-        LLM_PRICES.update({str(k): {"input": float(v["input"]), "output": float(v["output"])}
-                           for k, v in _json.loads(env_str("LLM_PRICES_JSON")).items()})
+        LLM_PRICES.update(
+            {
+                str(k): {"input": float(v["input"]), "output": float(v["output"])}
+                for k, v in _json.loads(env_str("LLM_PRICES_JSON")).items()
+            }
+        )
     except (ValueError, TypeError, KeyError, AttributeError) as _exc:
         raise ImproperlyConfigured(f"LLM_PRICES_JSON must map model -> {{input, output}}: {_exc}") from None
 
