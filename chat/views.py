@@ -375,7 +375,7 @@ class DemoShippingQuoteView(APIView):
         body = request.body
         try:
             payload = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # absurdly deep nesting is malformed input too
             raise ApiError("Malformed JSON.", code="malformed_request") from None
         payload = payload if isinstance(payload, dict) else {}
         tenant_id, name = payload.get("tenant"), payload.get("tool")
