@@ -18,7 +18,7 @@ from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
 
-def _has_unpaired_surrogate(data: Any) -> bool:
+def has_unpaired_surrogate(data: Any) -> bool:
     """Walk the parsed document iteratively (it can be deep) looking for unencodable text."""
     stack = [data]
     while stack:
@@ -42,6 +42,6 @@ class JSONParser(parsers.JSONParser):
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise ParseError("JSON parse error - nested too deeply.") from None
-        if _has_unpaired_surrogate(data):
+        if has_unpaired_surrogate(data):
             raise ParseError("JSON parse error - text contains an unpaired surrogate (invalid Unicode).")
         return data

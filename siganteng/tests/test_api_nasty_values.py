@@ -99,3 +99,34 @@ def test_it_refuses_unparseable_json_as_a_400_on_every_json_operation(raw, seede
         )
         if not path.startswith("/v1/"):
             assert set(resp.json()["error"]) == {"code", "message", "fields"}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"update_id": 1, "message": {"message_id": 7, "chat": {"id": 5}, "text": "\\ud800"}}',
+    ],
+    ids=["deep-list", "unpaired-surrogate"],
+)
+def test_it_refuses_unparseable_json_on_a_verified_inbound_webhook(raw, tenant):
+    from django.test import Client
+
+    from chat.channels.services import channel_create
+    from chat.models import InboundEvent, Message
+
+    channel, _ = channel_create(
+        tenant=tenant,
+        kind="telegram",
+        name="Bot",
+        config={},
+        secrets={"bot_token": "123456789:AAE-test_token_0123456789abcdefghi", "secret_token": "tg-secret-0123456789"},
+    )
+    resp = Client().post(
+        f"/channels/telegram/{channel.inbound_token}/",
+        data=raw,
+        content_type="application/json",
+        headers={"X-Telegram-Bot-Api-Secret-Token": "tg-secret-0123456789"},
+    )
+    assert resp.status_code == 400 and resp.json()["error"]["code"] == "parse_error"
+    assert not InboundEvent.objects.exists() and not Message.objects.exists()
