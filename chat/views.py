@@ -173,9 +173,10 @@ class ConversationListView(APIView):
         channel = request.query_params.get("channel") or None
         if channel and channel not in CHANNEL_CHOICES:
             raise field_error("channel", f"One of {', '.join(CHANNEL_CHOICES)}.")
-        qs = selectors.conversation_list(
-            tenant=tenant, user_id=request.query_params.get("user_id") or None, channel=channel
-        )
+        user_id = request.query_params.get("user_id") or None
+        if user_id and "\x00" in user_id:  # PostgreSQL refuses NUL in a query: a 500 otherwise
+            raise field_error("user_id", "Null characters are not allowed.")
+        qs = selectors.conversation_list(tenant=tenant, user_id=user_id, channel=channel)
         paginator = CreatedCursorPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(ConversationSerializer(page, many=True).data)
