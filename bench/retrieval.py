@@ -27,11 +27,10 @@ import random
 import statistics
 import sys
 import time
-import uuid
 from pathlib import Path
 
 BASE = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(BASE))
+sys.path[0] = str(BASE)  # not bench/: its modules (queue.py…) would shadow the stdlib
 DATA = Path("/work/shared/data")
 CACHE = BASE / "var" / "bench"
 SETS = [("tydiqa-id-goldp-dev", "id"), ("beir-nfcorpus-test", "en")]
@@ -52,8 +51,14 @@ def setup() -> None:
         from siganteng.env import database_from_url
 
         db = database_from_url(os.environ["DATABASE_URL"])
-        with psycopg.connect(host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"],
-                             password=db["PASSWORD"] or None, dbname="postgres", autocommit=True) as conn:
+        with psycopg.connect(
+            host=db["HOST"],
+            port=db["PORT"] or 5432,
+            user=db["USER"],
+            password=db["PASSWORD"] or None,
+            dbname="postgres",
+            autocommit=True,
+        ) as conn:
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone():
                 conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
     import django
@@ -141,8 +146,13 @@ def load_corpus(tenant, name: str, corpus: list[dict]) -> None:
 
     started = time.perf_counter()
     for doc in corpus:
-        services.document_upsert(tenant=tenant, external_id=doc["_id"], title=doc.get("title", ""),
-                                 body=doc["text"] or doc.get("title") or doc["_id"], index_now=True)
+        services.document_upsert(
+            tenant=tenant,
+            external_id=doc["_id"],
+            title=doc.get("title", ""),
+            body=doc["text"] or doc.get("title") or doc["_id"],
+            index_now=True,
+        )
     print(f"  {name}: upserted {len(corpus)} documents in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     todo = list(Chunk.objects.filter(tenant=tenant, embedding_model="").select_related("document"))
     if todo:
@@ -202,7 +212,9 @@ def quality(args) -> dict:
             retrieval.search(tenant=tenant, query=queries[qid], k=100, mode="hybrid", query_vector=qv)
             lat["hybrid"].append((time.perf_counter() - t) * 1000)
 
-        def evaluate(ranked_chunks: dict[str, list]) -> tuple[float, float]:
+        def evaluate(
+            ranked_chunks: dict[str, list], qids=qids, chunk_doc=chunk_doc, qrels=qrels
+        ) -> tuple[float, float]:
             nd, rc = [], []
             for qid in qids:
                 docs = list(dict.fromkeys(chunk_doc[c] for c, *_ in ranked_chunks[qid]))
@@ -213,11 +225,24 @@ def quality(args) -> dict:
         rows = {"lexical": evaluate(runs["lexical"]), "dense": evaluate(runs["dense"])}
         grid = {}
         for w in DENSE_WEIGHTS:
-            fused = {q: retrieval.fuse({"lexical": runs["lexical"][q], "dense": runs["dense"][q]},
-                                       {"lexical": 1.0, "dense": w}, settings.KB_RRF_K)[:100] for q in qids}
+            fused = {
+                q: retrieval.fuse(
+                    {"lexical": runs["lexical"][q], "dense": runs["dense"][q]},
+                    {"lexical": 1.0, "dense": w},
+                    settings.KB_RRF_K,
+                )[:100]
+                for q in qids
+            }
             grid[w] = evaluate(fused)
-        out[name] = {"rows": rows, "grid": grid, "lat": lat, "embed_ms": embed_ms, "queries": len(qids),
-                     "docs": len(corpus), "chunks": len(chunk_doc)}
+        out[name] = {
+            "rows": rows,
+            "grid": grid,
+            "lat": lat,
+            "embed_ms": embed_ms,
+            "queries": len(qids),
+            "docs": len(corpus),
+            "chunks": len(chunk_doc),
+        }
     return out
 
 
@@ -242,18 +267,39 @@ def synthetic_scale(n_chunks: int) -> dict:
         per_doc = 10
         for start in range(0, n_chunks, 5000):
             count = min(5000, n_chunks - start)
-            docs = [Document(tenant=tenant, external_id=f"s{start + i}", title="", body="(synthetic)",
-                             content_hash="x", indexed_hash="x", status="INDEXED", chunk_count=per_doc)
-                    for i in range(0, count, per_doc)]
+            docs = [
+                Document(
+                    tenant=tenant,
+                    external_id=f"s{start + i}",
+                    title="",
+                    body="(synthetic)",
+                    content_hash="x",
+                    indexed_hash="x",
+                    status="INDEXED",
+                    chunk_count=per_doc,
+                )
+                for i in range(0, count, per_doc)
+            ]
             vectors = np_rng.standard_normal((count, 384)).astype(np.float32)
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
             chunks = []
             for i in range(count):
                 words = rng.choices(vocab, weights, k=rng.randint(60, 140))
                 text = " ".join(words)
-                chunks.append(Chunk(tenant=tenant, document=docs[i // per_doc], ordinal=i % per_doc, text=text,
-                                    start=0, end=len(text), token_count=len(words), search_text=text,
-                                    embedding=vectors[i].tobytes(), embedding_model="all-MiniLM-L6-v2"))
+                chunks.append(
+                    Chunk(
+                        tenant=tenant,
+                        document=docs[i // per_doc],
+                        ordinal=i % per_doc,
+                        text=text,
+                        start=0,
+                        end=len(text),
+                        token_count=len(words),
+                        search_text=text,
+                        embedding=vectors[i].tobytes(),
+                        embedding_model="all-MiniLM-L6-v2",
+                    )
+                )
             with transaction.atomic():
                 Document.objects.bulk_create(docs)
                 Chunk.objects.bulk_create(chunks, batch_size=1000)
@@ -295,8 +341,12 @@ def ingestion() -> dict:
         Document.objects.filter(tenant=tenant).delete()
         if embedder == "local":
             registry.get_embedder().embed(["warm up"])  # model load is a one-off per process
-        docs = [services.document_upsert(tenant=tenant, external_id=d["_id"], title=d["title"], body=d["text"] or d["title"])
-                for d in corpus[:n]]
+        docs = [
+            services.document_upsert(
+                tenant=tenant, external_id=d["_id"], title=d["title"], body=d["text"] or d["title"]
+            )
+            for d in corpus[:n]
+        ]
         started = time.perf_counter()
         for d in docs:
             services.document_index(document_id=d.pk)
@@ -324,7 +374,11 @@ def main() -> None:
     lines = [f"## {db}"]
     if not args.skip_quality:
         q = quality(args)
-        lines += ["", "| set | method | nDCG@10 | Recall@100 | search p50 ms | search p95 ms |", "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "| set | method | nDCG@10 | Recall@100 | search p50 ms | search p95 ms |",
+            "|---|---|---|---|---|---|",
+        ]
         for name, r in q.items():
             for method in ("lexical", "dense"):
                 nd, rc = r["rows"][method]
@@ -332,23 +386,40 @@ def main() -> None:
                 lines.append(f"| {name} | {method} | {nd:.3f} | {rc:.3f} | {pct(lat, 50):.1f} | {pct(lat, 95):.1f} |")
             best_lex = max(r["grid"], key=lambda w: (round(r["grid"][w][0], 4), r["grid"][w][1]))
             nd, rc = r["grid"][best_lex]
-            lines.append(f"| {name} | hybrid (dense weight {best_lex}) | {nd:.3f} | {rc:.3f} | "
-                         f"{pct(r['lat']['hybrid'], 50):.1f} | {pct(r['lat']['hybrid'], 95):.1f} |")
-            lines.append(f"| {name} | query embedding (local) | | | {pct(r['embed_ms'], 50):.1f} | "
-                         f"{pct(r['embed_ms'], 95):.1f} |")
-        lines += ["", "Fusion grid (lexical weight 1.0, RRF k=60): nDCG@10 / Recall@100", "",
-                  "| dense weight | " + " | ".join(q) + " |", "|---|" + "---|" * len(q)]
+            lines.append(
+                f"| {name} | hybrid (dense weight {best_lex}) | {nd:.3f} | {rc:.3f} | "
+                f"{pct(r['lat']['hybrid'], 50):.1f} | {pct(r['lat']['hybrid'], 95):.1f} |"
+            )
+            lines.append(
+                f"| {name} | query embedding (local) | | | {pct(r['embed_ms'], 50):.1f} | "
+                f"{pct(r['embed_ms'], 95):.1f} |"
+            )
+        lines += [
+            "",
+            "Fusion grid (lexical weight 1.0, RRF k=60): nDCG@10 / Recall@100",
+            "",
+            "| dense weight | " + " | ".join(q) + " |",
+            "|---|" + "---|" * len(q),
+        ]
         for w in DENSE_WEIGHTS:
-            lines.append(f"| {w} | " + " | ".join(f"{r['grid'][w][0]:.3f} / {r['grid'][w][1]:.3f}" for r in q.values())
-                         + " |")
+            lines.append(
+                f"| {w} | " + " | ".join(f"{r['grid'][w][0]:.3f} / {r['grid'][w][1]:.3f}" for r in q.values()) + " |"
+            )
         lines.append("")
-        lines.append("sizes: " + ", ".join(f"{n}: {r['docs']} docs, {r['chunks']} chunks, {r['queries']} queries"
-                                           for n, r in q.items()))
+        lines.append(
+            "sizes: "
+            + ", ".join(f"{n}: {r['docs']} docs, {r['chunks']} chunks, {r['queries']} queries" for n, r in q.items())
+        )
     if not args.skip_scale:
         s = synthetic_scale(args.scale_chunks)
-        lines += ["", f"Search latency, one tenant with {s['chunks']:,} chunks, k=10, {s['queries']} queries "
-                  f"(query embedding excluded; first query loads the vector matrix: {s['matrix_load_s']:.1f} s)", "",
-                  "| retrieval | p50 ms | p95 ms |", "|---|---|---|"]
+        lines += [
+            "",
+            f"Search latency, one tenant with {s['chunks']:,} chunks, k=10, {s['queries']} queries "
+            f"(query embedding excluded; first query loads the vector matrix: {s['matrix_load_s']:.1f} s)",
+            "",
+            "| retrieval | p50 ms | p95 ms |",
+            "|---|---|---|",
+        ]
         for mode, lat in s["lat"].items():
             lines.append(f"| {mode} | {pct(lat, 50):.1f} | {pct(lat, 95):.1f} |")
     if not args.skip_ingest:
