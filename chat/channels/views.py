@@ -20,7 +20,7 @@ from chat.channels.base import InboundRejected
 from chat.channels.services import inbound_accept
 from chat.models import Channel
 from siganteng.errors import error_body
-from siganteng.parsers import has_unpaired_surrogate
+from siganteng.parsers import has_unstorable_text
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def inbound(request: HttpRequest, kind: str, token: str) -> HttpResponse:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return JsonResponse(error_body("parse_error", "The body is not JSON."), status=400)
-    if has_unpaired_surrogate(payload):  # unencodable text would fail later, in the database driver
+    if has_unstorable_text(payload):  # NUL or unencodable text would fail later, in the database driver
         return JsonResponse(error_body("parse_error", "The body contains invalid Unicode."), status=400)
     if not (channel.enabled and channel.tenant.is_active):
         # Acknowledge so the provider stops retrying; a disabled channel answers nobody.

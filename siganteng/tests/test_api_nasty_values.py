@@ -13,6 +13,8 @@ pytestmark = pytest.mark.django_db
 
 NASTY = [
     "nul\x00byte",
+    {"k": "nul\x00"},  # PostgreSQL's jsonb refuses \u0000 too
+    ["nul\x00"],
     2**70,
     -(2**70),
     1e308,
@@ -130,3 +132,12 @@ def test_it_refuses_unparseable_json_on_a_verified_inbound_webhook(raw, tenant):
     )
     assert resp.status_code == 400 and resp.json()["error"]["code"] == "parse_error"
     assert not InboundEvent.objects.exists() and not Message.objects.exists()
+
+
+def test_it_names_the_path_of_a_nul_nested_in_a_json_field(seeded):
+    seeds, client = seeded
+    url = f"/api/v1/channels/{seeds.ids['channel_id']}"
+    resp = client.patch(url, {"config": {"chat": {"note": "a\x00b"}}}, format="json")
+    assert resp.status_code == 400
+    assert resp.json()["error"]["fields"] == {"config.chat.note": ["Null characters are not allowed."]}
+    assert client.get(url).status_code == 200  # nothing was written, the transaction is intact
