@@ -14,6 +14,22 @@ from django.utils import timezone
 
 TELEGRAM_TOKEN = "123456789:AAE-test_token_0123456789abcdefghi"
 
+# The path parameters ``seed_tenant`` can fill with a real id.
+PARAMS = frozenset(
+    {
+        "tenant_id",
+        "key_id",
+        "document_id",
+        "source_id",
+        "tool_id",
+        "conversation_id",
+        "channel_id",
+        "followup_id",
+        "job_id",
+        "task_id",
+    }
+)
+
 
 @dataclass
 class Seeded:

@@ -21,7 +21,7 @@ import re
 import pytest
 from django.urls import URLResolver, get_resolver
 
-from siganteng.tests.seeding import seed_tenant
+from siganteng.tests.seeding import PARAMS, seed_tenant
 
 pytestmark = pytest.mark.django_db
 
@@ -69,6 +69,7 @@ def world(make_tenant, make_key, make_client):
     a = make_tenant("acme", rate_limit_per_minute=100_000)
     b = make_tenant("globex", rate_limit_per_minute=100_000)
     seeded_a = seed_tenant(make_client(key=make_key(a, ALL_SCOPES)), a)
+    assert set(seeded_a.ids) == PARAMS
     client_b = make_client(key=make_key(b, ALL_SCOPES))
     seed_tenant(client_b, b)  # B has objects of its own, so its lists are not trivially empty
     return seeded_a, client_b
@@ -79,20 +80,7 @@ def _a_ids(seeded) -> set[str]:
 
 
 def test_it_knows_how_to_address_every_route():
-    from siganteng.tests.seeding import Seeded
-
-    known = set(Seeded(tenant_id="x", ids={}).ids) | {
-        "tenant_id",
-        "key_id",
-        "document_id",
-        "source_id",
-        "tool_id",
-        "conversation_id",
-        "channel_id",
-        "followup_id",
-        "job_id",
-        "task_id",
-    }
+    known = PARAMS
     unknown = {(route, name) for route, _ in ID_ROUTES for name in PARAM.findall(route) if name not in known}
     assert not unknown, f"teach seeding.py to create these objects: {sorted(unknown)}"
     assert len(ID_ROUTES) >= 20 and all(_methods(cls) for _, cls in ID_ROUTES)
