@@ -39,7 +39,7 @@ import httpx
 
 BASE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE))
-DATA = Path("/work/shared/data/beir-nfcorpus-test")
+DATA = Path(os.environ.get("SHARED_DATA", BASE.parent / "shared" / "data")) / "beir-nfcorpus-test"
 TARGET_CHUNKS = 10_000
 
 

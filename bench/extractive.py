@@ -39,7 +39,8 @@ def _load(data: Path):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--k", type=int, default=5)
-    parser.add_argument("--data", type=Path, default=Path("/work/shared/data/tydiqa-id-goldp-dev"))
+    shared = Path(os.environ.get("SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    parser.add_argument("--data", type=Path, default=shared / "tydiqa-id-goldp-dev")
     args = parser.parse_args()
     corpus, queries, qrels = _load(args.data)
     index = {doc["_id"]: i for i, doc in enumerate(corpus)}
