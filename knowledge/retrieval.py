@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from knowledge import analysis
 from knowledge.models import Chunk, Document, KnowledgeVersion
@@ -55,14 +56,45 @@ def _tag_clause(tags: list[str] | None, alias: str) -> tuple[str, list[str]]:
     return f" AND ({ors})", [f"%|{t}|%" for t in tags]
 
 
-_PG_STATS: OrderedDict[str, tuple[int, int, float, dict[str, int]]] = OrderedDict()
+_PG_STATS: OrderedDict[str, tuple[int, int, dict[str, int]]] = OrderedDict()
 _pg_stats_lock = threading.Lock()
+_PG_COMMON: list = [0.0, {}]  # [loaded at (monotonic s), {lexeme: fraction of rows}]
+
+
+def _pg_common_terms() -> dict[str, float]:
+    """The column statistics' most common lexemes of ``search_vector`` and the fraction of
+    rows holding each (``pg_stats``, refreshed by ANALYZE / autovacuum), re-read at most
+    every ``KB_PG_STATS_TTL`` seconds."""
+    now = time.monotonic()
+    with _pg_stats_lock:
+        loaded, common = _PG_COMMON
+    if common is not None and loaded and now - loaded < settings.KB_PG_STATS_TTL:
+        return common
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+            "WHERE schemaname = current_schema() AND tablename = 'knowledge_chunk' "
+            "AND attname = 'search_vector'"
+        )
+        row = cur.fetchone()
+    # The frequencies array ends with extra entries (min, max): zip stops at the lexemes.
+    common = dict(zip(row[0], row[1], strict=False)) if row and row[0] else {}
+    with _pg_stats_lock:
+        _PG_COMMON[:] = [now, common]
+    return common
 
 
 def _pg_term_stats(tenant_id: str, terms: list[str]) -> tuple[int, dict[str, int]]:
-    """(number of chunks, document frequency of each term) for the tenant, cached in the
-    process per knowledge version; only terms not seen since the last change are counted,
-    in one pass over the rows matching them."""
+    """(number of chunks, document frequency of each term) for the tenant.
+
+    Counting a common word's rows is what made a first query slow (tens of thousands of
+    rows), so a word among the column statistics' most common lexemes (``pg_stats``) that
+    is estimated in at least ``KB_PG_DF_ESTIMATE_FROM`` chunks is not counted: its
+    fraction of all rows times the tenant's chunks is used. Other words are rarer than
+    every common lexeme, so counting them through the GIN index is cheap; they are
+    counted exactly, up to ``KB_PG_DF_CAP`` (a bound for when statistics are missing).
+    Counts are cached in the process per knowledge version; only terms not seen since the
+    last change are counted, in one query."""
     version = knowledge_version(tenant_id)
     with _pg_stats_lock:
         cached = _PG_STATS.get(tenant_id)
@@ -72,13 +104,14 @@ def _pg_term_stats(tenant_id: str, terms: list[str]) -> tuple[int, dict[str, int
         with connection.cursor() as cur:
             cur.execute("SELECT count(*) FROM knowledge_chunk WHERE tenant_id = %s", [tenant_id])
             n = int(cur.fetchone()[0])
-        cached = (version, n, 0.0, {})
-    version, n, _, dfs = cached
-    missing = [t for t in terms if t not in dfs]
+        cached = (version, n, {})
+    version, n, counted = cached
+    cap = settings.KB_PG_DF_CAP
+    common = _pg_common_terms()
+    least = settings.KB_PG_DF_ESTIMATE_FROM
+    estimated = {t: min(n, round(common[t] * n)) for t in terms if t in common and common[t] * n >= least}
+    missing = [t for t in terms if t not in counted and t not in estimated]
     if missing:
-        # One bounded count per new term: a term in more than KB_PG_DF_CAP chunks is
-        # counted as KB_PG_DF_CAP (it is common; its idf is small either way).
-        cap = settings.KB_PG_DF_CAP
         counts = ", ".join(
             "(SELECT count(*) FROM (SELECT 1 FROM knowledge_chunk WHERE tenant_id = %s AND "
             "search_vector @@ plainto_tsquery('simple', %s) LIMIT %s) s)"
@@ -87,55 +120,112 @@ def _pg_term_stats(tenant_id: str, terms: list[str]) -> tuple[int, dict[str, int
         params: list = []
         for t in missing:
             params += [tenant_id, t, cap]
-        with connection.cursor() as cur:
+        with transaction.atomic(using=connection.alias), connection.cursor() as cur:
+            cur.execute(
+                "SELECT current_setting('enable_seqscan'), current_setting('enable_indexscan'), "
+                "set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true)"
+            )
+            seqscan, indexscan = cur.fetchone()[:2]
             cur.execute(f"SELECT {counts}", params)
             row = cur.fetchone()
-        dfs = {**dfs, **{t: int(c) for t, c in zip(missing, row, strict=True)}}
-        cached = (version, n, 0.0, dfs)
+            cur.execute(
+                "SELECT set_config('enable_seqscan', %s, true), set_config('enable_indexscan', %s, true)",
+                [seqscan, indexscan],
+            )
+        counted = {**counted, **{t: int(c) for t, c in zip(missing, row, strict=True)}}
+        cached = (version, n, counted)
     with _pg_stats_lock:
         _PG_STATS[tenant_id] = cached
         _PG_STATS.move_to_end(tenant_id)
         while len(_PG_STATS) > 4 * settings.KB_MATRIX_CACHE_TENANTS:
             _PG_STATS.popitem(last=False)
-    return n, dfs
+    return n, {**counted, **estimated}
+
+
+def _tsquery(terms: list[str], op: str) -> str:
+    """A ``to_tsquery('simple', …)`` text joining quoted lexemes with ``op`` (| or &)."""
+    return f" {op} ".join("'" + t.replace("\\", "\\\\").replace("'", "''") + "'" for t in terms)
 
 
 def _pg_lexical(tenant_id: str, terms: list[str], depth: int, tags: list[str] | None) -> list[tuple[int, float]]:
     """BM25-like ranking on PostgreSQL: ``ts_rank`` alone has no inverse document
     frequency, so each term's (length-normalised, saturating) ``ts_rank`` is weighted by
     its BM25 idf from ``_pg_term_stats``. Terms found in none of the tenant's chunks are
-    dropped; the match is the OR of the rest."""
+    dropped.
+
+    At most ``KB_PG_MATCH_BUDGET`` chunks are ranked: the candidates match the rarest terms
+    whose chunks fit the budget, which is exact BM25 over the OR of the terms whenever the
+    dropped terms are common words (a chunk holding only common words ranks low anyway).
+    When even the rarest term is in more chunks than the budget (every query word is
+    common), the candidates are the chunks holding all the terms, then any holding the
+    rarest, up to the budget."""
     n, dfs = _pg_term_stats(tenant_id, terms)
     terms = [t for t in terms if dfs.get(t)]
     if not terms:
         return []
     idf = {t: math.log(1 + (n - dfs[t] + 0.5) / (dfs[t] + 0.5)) for t in terms}
-    # Match on the rarest terms while their chunks fit the budget (at least one term):
-    # ranking every chunk that shares a common word is what makes OR queries slow on
-    # large tenants, and chunks holding only common words would rank low anyway. Every
-    # query term still counts in the score.
-    match_terms, budget = [], settings.KB_PG_MATCH_BUDGET
+    budget = max(settings.KB_PG_MATCH_BUDGET, depth)
+    match_terms, left = [], budget
     for t in sorted(terms, key=lambda t: dfs[t]):
-        if match_terms and dfs[t] > budget:
+        if match_terms and dfs[t] > left:
             break
         match_terms.append(t)
-        budget -= dfs[t]
-    score = " + ".join(f"{idf[t]:.6f} * ts_rank(c.search_vector, plainto_tsquery('simple', %s), %s)" for t in terms)
+        left -= dfs[t]
+    # The candidates carry their tsvector detoasted once (``|| ''``): each ts_rank below
+    # would otherwise fetch and decompress it again, once per query term.
+    score = " + ".join(f"{idf[t]:.6f} * ts_rank(c.v, to_tsquery('simple', %s), %s)" for t in terms)
     score_params: list = []
     for t in terms:
-        score_params += [t, settings.KB_PG_RANK_NORMALIZATION]
-    # websearch_to_tsquery with quoted terms joined by "or": each term is a lexeme, any may match.
-    query = " or ".join(f'"{t}"' for t in match_terms)
+        score_params += [_tsquery([t], "|"), settings.KB_PG_RANK_NORMALIZATION]
     tag_sql, tag_params = _tag_clause(tags, "d")
     join = " JOIN knowledge_document d ON d.id = c.document_id" if tags else ""
-    sql = (
-        f"SELECT c.id, ({score}) AS score FROM knowledge_chunk c{join} "
-        "WHERE c.tenant_id = %s AND c.search_vector @@ websearch_to_tsquery('simple', %s)"
-        f"{tag_sql} ORDER BY score DESC, c.id LIMIT %s"
+    cand = (
+        f"SELECT c.id, c.search_vector || ''::tsvector AS v FROM knowledge_chunk c{join} "
+        f"WHERE c.tenant_id = %s AND c.search_vector @@ to_tsquery('simple', %s){tag_sql}"
     )
-    with connection.cursor() as cur:
-        cur.execute(sql, [*score_params, tenant_id, query, *tag_params, depth])
-        return [(int(r[0]), float(r[1])) for r in cur.fetchall()]
+    if left >= 0:
+        # Exact: every chunk matching the chosen terms (their counts fit the budget).
+        # OFFSET 0 keeps the subquery from being flattened into the score expression.
+        candidates = f"({cand} OFFSET 0) c"
+        cand_params = [tenant_id, _tsquery(match_terms, "|"), *tag_params]
+    else:
+        every, rarest = _tsquery(terms, "&"), _tsquery(match_terms, "|")
+        candidates = (
+            f"((SELECT * FROM ({cand} LIMIT %s) a) UNION ALL "
+            f"(SELECT * FROM ({cand} AND NOT c.search_vector @@ to_tsquery('simple', %s) LIMIT %s) o) "
+            "LIMIT %s) c"
+        )
+        cand_params = [
+            *[tenant_id, every, *tag_params, budget],
+            *[tenant_id, rarest, *tag_params, every, budget],
+            budget,
+        ]
+    sql = f"SELECT c.id, ({score}) AS score FROM {candidates} ORDER BY score DESC, c.id LIMIT %s"
+    params = [*score_params, *cand_params, depth]
+    return _pg_through_gin(sql, params)
+
+
+def _pg_through_gin(sql: str, params: list) -> list[tuple]:
+    """Run a full-text query with the planner kept to bitmap scans (the GIN index).
+
+    The tsvectors are TOASTed (a chunk's row is larger than 2 kB), which the planner does
+    not cost: it picks a sequential or tenant-index scan that detoasts every row to test
+    ``@@`` (80-600 ms at 100,000 chunks), where the GIN index finds the matching rows
+    exactly and only those are read. The settings are local to the transaction and put
+    back after the query."""
+    with transaction.atomic(using=connection.alias), connection.cursor() as cur:
+        cur.execute(
+            "SELECT current_setting('enable_seqscan'), current_setting('enable_indexscan'), "
+            "set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true)"
+        )
+        seqscan, indexscan = cur.fetchone()[:2]
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+        cur.execute(
+            "SELECT set_config('enable_seqscan', %s, true), set_config('enable_indexscan', %s, true)",
+            [seqscan, indexscan],
+        )
+    return [(int(r[0]), float(r[1])) for r in rows]
 
 
 def _sqlite_lexical(tenant_id: str, terms: list[str], depth: int, tags: list[str] | None) -> list[tuple[int, float]]:

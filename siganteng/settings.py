@@ -403,7 +403,11 @@ KB_MAX_QUERY_TERMS = 32
 KB_MATRIX_CACHE_TENANTS = env_int("KB_MATRIX_CACHE_TENANTS", 16, minimum=1)
 KB_PG_RANK_NORMALIZATION = 1  # ts_rank: divide by 1 + log(length)
 KB_PG_DF_CAP = env_int("KB_PG_DF_CAP", 20000, minimum=1)  # document frequencies are counted up to this
-KB_PG_MATCH_BUDGET = env_int("KB_PG_MATCH_BUDGET", 5000, minimum=1)  # chunks ranked per query (rarest terms first)
+# A lexeme among pg_stats' most common ones, estimated in at least this many of the tenant's
+# chunks, is not counted: its frequency there (refreshed by ANALYZE) times the chunks is used.
+KB_PG_DF_ESTIMATE_FROM = env_int("KB_PG_DF_ESTIMATE_FROM", 1000, minimum=1)
+KB_PG_STATS_TTL = env_float("KB_PG_STATS_TTL", 300.0)  # s between re-reads of pg_stats' common lexemes
+KB_PG_MATCH_BUDGET = env_int("KB_PG_MATCH_BUDGET", 2000, minimum=1)  # chunks ranked per query (rarest terms first)
 KB_RRF_K = 60
 # (lexical, dense) weights for reciprocal-rank fusion, "<language>:<embedder>" (* = any).
 # Chosen by bench/retrieval.py (nDCG@10 / Recall@100; docs/readme/knowledge.md):
