@@ -186,6 +186,7 @@ def quality(args) -> dict:
         tenant = ensure_tenant(f"bench-{locale}", locale)
         settings.EMBEDDER = "none"  # ingest lexically; cached vectors are attached afterwards
         load_corpus(tenant, name, corpus)
+        analyze()
         settings.EMBEDDER = "local"
         qids = list(queries)
         started = time.perf_counter()
@@ -246,11 +247,23 @@ def quality(args) -> dict:
     return out
 
 
+def analyze() -> None:
+    """Refresh PostgreSQL's statistics after loading, as autovacuum would in production: the
+    planner's row estimates per tenant and the common lexemes the search's document
+    frequencies come from (``pg_stats``) are read from them."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("ANALYZE knowledge_chunk")
+            cur.execute("ANALYZE knowledge_document")
+
+
 def synthetic_scale(n_chunks: int) -> dict:
     """Bulk-insert ``n_chunks`` synthetic chunks for one tenant, then time searches."""
     import numpy as np
     from django.conf import settings
-    from django.db import connection, transaction
+    from django.db import transaction
 
     from knowledge import retrieval, services
     from knowledge.models import Chunk, Document
@@ -305,10 +318,8 @@ def synthetic_scale(n_chunks: int) -> dict:
                 Chunk.objects.bulk_create(chunks, batch_size=1000)
         with transaction.atomic():
             services.knowledge_changed(tenant_id=tenant.pk)
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cur:
-                cur.execute("ANALYZE knowledge_chunk")
         print(f"  inserted {n_chunks} chunks in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    analyze()
     settings.EMBEDDER = "local"  # the model itself is never loaded: query vectors are given
     queries = [" ".join(rng.choices(vocab, weights, k=rng.randint(2, 6))) for _ in range(300)]
     qvecs = np.random.default_rng(11).standard_normal((len(queries), 384)).astype(np.float32)

@@ -17,6 +17,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -120,18 +121,9 @@ def _pg_term_stats(tenant_id: str, terms: list[str]) -> tuple[int, dict[str, int
         params: list = []
         for t in missing:
             params += [tenant_id, t, cap]
-        with transaction.atomic(using=connection.alias), connection.cursor() as cur:
-            cur.execute(
-                "SELECT current_setting('enable_seqscan'), current_setting('enable_indexscan'), "
-                "set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true)"
-            )
-            seqscan, indexscan = cur.fetchone()[:2]
+        with _gin_only() as cur:
             cur.execute(f"SELECT {counts}", params)
             row = cur.fetchone()
-            cur.execute(
-                "SELECT set_config('enable_seqscan', %s, true), set_config('enable_indexscan', %s, true)",
-                [seqscan, indexscan],
-            )
         counted = {**counted, **{t: int(c) for t, c in zip(missing, row, strict=True)}}
         cached = (version, n, counted)
     with _pg_stats_lock:
@@ -202,30 +194,31 @@ def _pg_lexical(tenant_id: str, terms: list[str], depth: int, tags: list[str] | 
         ]
     sql = f"SELECT c.id, ({score}) AS score FROM {candidates} ORDER BY score DESC, c.id LIMIT %s"
     params = [*score_params, *cand_params, depth]
-    return _pg_through_gin(sql, params)
+    with _gin_only() as cur:
+        cur.execute(sql, params)
+        return [(int(r[0]), float(r[1])) for r in cur.fetchall()]
 
 
-def _pg_through_gin(sql: str, params: list) -> list[tuple]:
-    """Run a full-text query with the planner kept to bitmap scans (the GIN index).
+@contextmanager
+def _gin_only():
+    """A cursor whose full-text queries the planner keeps to bitmap scans (the GIN index).
 
-    The tsvectors are TOASTed (a chunk's row is larger than 2 kB), which the planner does
-    not cost: it picks a sequential or tenant-index scan that detoasts every row to test
-    ``@@`` (80-600 ms at 100,000 chunks), where the GIN index finds the matching rows
-    exactly and only those are read. The settings are local to the transaction and put
-    back after the query."""
+    A chunk row is over 2 kB, so its tsvector is TOASTed, which the planner does not cost:
+    it picks a sequential or tenant-index scan that detoasts every row to test ``@@``
+    (80-600 ms at 100,000 chunks), where the GIN bitmap finds the matching rows exactly
+    and only those are read. The settings are local to the transaction and put back
+    afterwards."""
     with transaction.atomic(using=connection.alias), connection.cursor() as cur:
         cur.execute(
             "SELECT current_setting('enable_seqscan'), current_setting('enable_indexscan'), "
             "set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true)"
         )
         seqscan, indexscan = cur.fetchone()[:2]
-        cur.execute(sql, params)
-        rows = cur.fetchall()
+        yield cur
         cur.execute(
             "SELECT set_config('enable_seqscan', %s, true), set_config('enable_indexscan', %s, true)",
             [seqscan, indexscan],
         )
-    return [(int(r[0]), float(r[1])) for r in rows]
 
 
 def _sqlite_lexical(tenant_id: str, terms: list[str], depth: int, tags: list[str] | None) -> list[tuple[int, float]]:
