@@ -403,10 +403,10 @@ KB_MAX_QUERY_TERMS = 32
 KB_MATRIX_CACHE_TENANTS = env_int("KB_MATRIX_CACHE_TENANTS", 16, minimum=1)
 KB_PG_RANK_NORMALIZATION = 1  # ts_rank: divide by 1 + log(length)
 # PostgreSQL lexical bounds (knowledge.retrieval._pg_lexical). One tenant with 100,000
-# synthetic chunks, 300 queries of 2-6 Zipf words, k=10 (bench/retrieval.py, load ~1.5):
-# lexical p50/p95 22.5/38.6 ms and 24.3/43.4 ms, hybrid 27.4/45.7 and 29.8/49.4 ms
-# (before these bounds: 68/523 ms and 52/476 ms at load ~2). TyDi QA and NFCorpus quality
-# is unchanged by them (0.893 and 0.322 lexical nDCG@10 on PostgreSQL).
+# synthetic chunks, 300 queries of 2-6 Zipf words, k=10 (bench/retrieval.py, load ~2.2,
+# with migration 0003): lexical p50/p95 14.9/32.6 ms and 16.4/33.7 ms, hybrid 24.2/43.1
+# and 24.9/43.8 ms (before these bounds: 68/523 ms and 52/476 ms at load ~2). TyDi QA and
+# NFCorpus quality is unchanged by them (0.893 and 0.322 lexical nDCG@10 on PostgreSQL).
 KB_PG_DF_CAP = env_int("KB_PG_DF_CAP", 20000, minimum=1)  # document frequencies are counted up to this
 # A lexeme among pg_stats' most common ones, estimated in at least this many of the tenant's
 # chunks, is not counted: its frequency there (refreshed by ANALYZE) times the chunks is used.
