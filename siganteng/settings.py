@@ -418,7 +418,7 @@ KB_PG_STATS_TTL = env_float("KB_PG_STATS_TTL", 300.0)  # s between re-reads of p
 KB_PG_MATCH_BUDGET = env_int("KB_PG_MATCH_BUDGET", 2000, minimum=1)
 KB_RRF_K = 60
 # (lexical, dense) weights for reciprocal-rank fusion, "<language>:<embedder>" (* = any).
-# Chosen by bench/retrieval.py (nDCG@10 / Recall@100; docs/readme/knowledge.md):
+# Chosen by bench/retrieval.py (nDCG@10 / Recall@100; README.md, Knowledge base):
 # - indonesian:local — TyDi QA id, 565 q: lexical 0.896/0.970 (SQLite), 0.893/0.970 (PostgreSQL);
 #   dense MiniLM 0.574/0.869; any dense weight > 0 lowers nDCG (0.1: 0.879, 1.0: 0.779), so 0:
 #   the English-only model is skipped and the query is not embedded.
