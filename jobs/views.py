@@ -38,7 +38,7 @@ from jobs.serializers import (
     WorkerUploadTicketInputSerializer,
 )
 from siganteng import storage
-from siganteng.api import get_owned_or_404
+from siganteng.api import get_or_404, get_owned_or_404
 from siganteng.errors import Conflict, ErrorSerializer
 from siganteng.pagination import CreatedCursorPagination
 from tenants.auth import request_tenant
@@ -274,21 +274,8 @@ class BackgroundTaskView(APIView):
 
 
 def _worker_job(request: Request, job_id) -> Job:
-    qs = selectors.jobs_for_worker(tenant=request.user.tenant)
-    try:
-        return qs.get(pk=job_id)
-    except (Job.DoesNotExist, ValueError, TypeError):
-        from django.http import Http404
-
-        raise Http404 from None
-    except Exception as exc:
-        from django.core.exceptions import ValidationError
-
-        if isinstance(exc, ValidationError):
-            from django.http import Http404
-
-            raise Http404 from None
-        raise
+    # Not get_owned_or_404: the platform key's workers serve every tenant's jobs.
+    return get_or_404(selectors.jobs_for_worker(tenant=request.user.tenant), pk=job_id)
 
 
 def _lease_lost(job: Job) -> Conflict:
