@@ -18,6 +18,7 @@ import os
 import re
 import socket
 import uuid
+from contextlib import nullcontext
 from typing import Any
 
 import jsonschema
@@ -66,6 +67,78 @@ def _event(
     )
 
 
+_JOB = Job._meta.db_table
+_EVENT = JobEvent._meta.db_table
+_EVENT_COLUMNS = ("job_id", "kind", "status", "progress_percent", "message", "data", "created_at")
+# Casts so PostgreSQL types the INSERT … SELECT parameters as the columns are typed.
+_EVENT_CASTS = ("uuid", "varchar", "varchar", "smallint", "text", "jsonb", "timestamptz")
+
+
+def _prep(model, name: str, value: Any) -> Any:
+    return model._meta.get_field(name).get_db_prep_value(value, connection)
+
+
+def _update_with_event(
+    job_id,
+    *,
+    changes: dict[str, Any],
+    where: dict[str, Any],
+    extra_where: str = "",
+    extra_params: tuple = (),
+    event: dict[str, Any],
+) -> bool:
+    """One atomic step, the runner's hot path: ``UPDATE`` the job row only while it still
+    matches ``where`` and append ``event`` only if it did. On PostgreSQL this is a single
+    statement (an ``UPDATE … RETURNING`` inside a ``WITH`` feeding the ``INSERT``), so a
+    transition costs one round trip and one commit instead of four or five ORM queries.
+    Returns whether the row matched."""
+    now = _now()
+    changes = {**changes, "updated_at": now}
+    sets, params = [], []
+    for name, value in changes.items():
+        column = Job._meta.get_field(name).column
+        sets.append(f'"{column}" = %s')
+        params.append(_prep(Job, name, value))
+    conds = ['"id" = %s']
+    params.append(_prep(Job, "id", job_id))
+    for name, value in where.items():
+        conds.append(f'"{Job._meta.get_field(name).column}" = %s')
+        params.append(_prep(Job, name, value))
+    if extra_where:
+        conds.append(f"({extra_where})")
+        params.extend(extra_params)
+    update = f'UPDATE "{_JOB}" SET {", ".join(sets)} WHERE {" AND ".join(conds)}'
+    values = {"kind": "", "status": "", "progress_percent": None, "message": "", "data": {}, **event}
+    values["message"] = values["message"][:2000]
+    event_params = [
+        _prep(JobEvent, "kind", values["kind"]),
+        _prep(JobEvent, "status", values["status"]),
+        values["progress_percent"],
+        values["message"],
+        _prep(JobEvent, "data", values["data"]),
+        _prep(JobEvent, "created_at", now),
+    ]
+    columns = ", ".join(f'"{c}"' for c in _EVENT_COLUMNS)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            select = ", ".join(f"%s::{cast}" for cast in _EVENT_CASTS[1:])
+            cursor.execute(
+                f'WITH changed AS ({update} RETURNING "id") '
+                f'INSERT INTO "{_EVENT}" ({columns}) SELECT "id", {select} FROM changed RETURNING "job_id"',
+                [*params, *event_params],
+            )
+            return cursor.fetchone() is not None
+        with transaction.atomic():
+            cursor.execute(update, params)
+            if cursor.rowcount != 1:
+                return False
+            cursor.execute(
+                f'INSERT INTO "{_EVENT}" ({columns}) VALUES ({", ".join(["%s"] * len(_EVENT_COLUMNS))})',
+                [_prep(Job, "id", job_id), *event_params],
+            )
+            return True
+
+
 def tenant_prefix(tenant_id: str) -> str:
     return f"tenants/{tenant_id}/"
 
@@ -84,7 +157,9 @@ def safe_filename(name: str) -> str:
 
 
 def _enqueue_run(job_id) -> None:
-    enqueue(RUN_TASK, str(job_id))
+    # save=False: the Job row and its events are the record; a Success row per run would
+    # only cost the cluster's single monitor process an INSERT per job. Failures are kept.
+    enqueue(RUN_TASK, str(job_id), save=False)
 
 
 def _runner_id() -> str:
@@ -314,26 +389,46 @@ def _claimable(now: dt.datetime):
 
 def job_claim(*, job_id, worker_id: str = "", lease_seconds: int | None = None) -> tuple[Job, str] | None:
     """Claim one QUEUED internal job for this process; None if it is not claimable (a
-    duplicate wake-up, canceled, or waiting for its retry backoff)."""
+    duplicate wake-up, canceled, or waiting for its retry backoff).
+
+    Two round trips: read the job (the handler needs it, with its model and tenant), then
+    one conditional UPDATE + RUNNING event that only matches the row as it was read
+    (status QUEUED, the same attempt count), so two claimers never both win."""
     now = _now()
-    # One transaction for the claim and its event: each commit is a round trip (and a WAL
-    # flush), and a trivial job's cost in the runner is mostly its commits.
-    with transaction.atomic():
-        token = _claim_update(
-            Job.objects.filter(_claimable(now), pk=job_id, model__runner=Runner.INTERNAL),
-            lease_seconds=lease_seconds or settings.JOBS_LEASE_SECONDS,
-            worker_id=worker_id or _runner_id(),
-        )
-        if token is None:
-            return None
-        job = Job.objects.select_related("model", "tenant").get(pk=job_id)
-        _event(
-            job.pk,
-            JobEvent.Kind.STATUS,
-            status=JobStatus.RUNNING,
-            message=f"Attempt {job.attempts} started.",
-            data={"attempt": job.attempts, "worker": job.worker_id},
-        )
+    job = Job.objects.select_related("model", "tenant").filter(pk=job_id).first()
+    if (
+        job is None
+        or job.status != JobStatus.QUEUED
+        or job.model.runner != Runner.INTERNAL
+        or (job.available_at is not None and job.available_at > now)
+    ):
+        return None
+    token = uuid.uuid4().hex
+    changes = {
+        "status": JobStatus.RUNNING,
+        "attempts": job.attempts + 1,
+        "lease_token": token,
+        "lease_expires_at": now + dt.timedelta(seconds=lease_seconds or settings.JOBS_LEASE_SECONDS),
+        "started_at": now,
+        "worker_id": (worker_id or _runner_id())[:200],
+    }
+    claimed = _update_with_event(
+        job.pk,
+        changes=changes,
+        where={"status": JobStatus.QUEUED, "attempts": job.attempts},
+        extra_where='"available_at" IS NULL OR "available_at" <= %s',
+        extra_params=(_prep(Job, "available_at", now),),
+        event={
+            "kind": JobEvent.Kind.STATUS,
+            "status": JobStatus.RUNNING,
+            "message": f"Attempt {changes['attempts']} started.",
+            "data": {"attempt": changes["attempts"], "worker": changes["worker_id"]},
+        },
+    )
+    if not claimed:
+        return None
+    for name, value in changes.items():
+        setattr(job, name, value)
     return job, token
 
 
@@ -341,13 +436,17 @@ def job_progress(*, job_id, token: str, percent: int, message: str = "", lease_s
     """Record progress and renew the lease; raises JobCanceled if the caller no longer
     holds the job (canceled, or its lease was taken back)."""
     percent = max(0, min(100, int(percent)))
-    changed = Job.objects.filter(pk=job_id, status=JobStatus.RUNNING, lease_token=token).update(
-        progress_percent=percent,
-        lease_expires_at=_now() + dt.timedelta(seconds=lease_seconds or settings.JOBS_LEASE_SECONDS),
+    held = _update_with_event(
+        job_id,
+        changes={
+            "progress_percent": percent,
+            "lease_expires_at": _now() + dt.timedelta(seconds=lease_seconds or settings.JOBS_LEASE_SECONDS),
+        },
+        where={"status": JobStatus.RUNNING, "lease_token": token},
+        event={"kind": JobEvent.Kind.PROGRESS, "progress_percent": percent, "message": message},
     )
-    if not changed:
+    if not held:
         raise JobCanceled("The job is no longer held by this runner.")
-    _event(job_id, JobEvent.Kind.PROGRESS, progress=percent, message=message)
 
 
 def job_heartbeat(*, job_id, token: str, lease_seconds: int) -> dt.datetime:
@@ -360,20 +459,25 @@ def job_heartbeat(*, job_id, token: str, lease_seconds: int) -> dt.datetime:
 
 def job_succeed(*, job_id, token: str, result: dict | None, webhook_url: str | None = None) -> bool:
     """RUNNING (held with ``token``) → SUCCEEDED. False if the token no longer holds it.
-    ``webhook_url=""`` (the caller knows the job has none) saves re-reading the row."""
-    with transaction.atomic():
-        changed = Job.objects.filter(pk=job_id, status=JobStatus.RUNNING, lease_token=token).update(
-            status=JobStatus.SUCCEEDED,
-            result=result or {},
-            progress_percent=100,
-            error="",
-            completed_at=_now(),
-            lease_token="",
-            lease_expires_at=None,
+    ``webhook_url=""`` (the caller knows the job has none) saves re-reading the row, and
+    the transition is then a single statement with no transaction around it."""
+    with transaction.atomic() if webhook_url != "" else nullcontext():
+        done = _update_with_event(
+            job_id,
+            changes={
+                "status": JobStatus.SUCCEEDED,
+                "result": result or {},
+                "progress_percent": 100,
+                "error": "",
+                "completed_at": _now(),
+                "lease_token": "",
+                "lease_expires_at": None,
+            },
+            where={"status": JobStatus.RUNNING, "lease_token": token},
+            event={"kind": JobEvent.Kind.STATUS, "status": JobStatus.SUCCEEDED, "message": "Job succeeded."},
         )
-        if not changed:
+        if not done:
             return False
-        _event(job_id, JobEvent.Kind.STATUS, status=JobStatus.SUCCEEDED, message="Job succeeded.")
         if webhook_url != "":
             _job_finished(Job.objects.select_related("tenant", "model").get(pk=job_id))
     return True

@@ -202,3 +202,48 @@ def test_it_stops_a_running_job_canceled_between_steps(catalog, tenant, client_a
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELED and job.result is None
     assert not JobEvent.objects.filter(job=job, status=JobStatus.SUCCEEDED).exists()
+
+
+def test_a_run_writes_exactly_the_running_and_succeeded_transitions(catalog, tenant):
+    job = _run(_submit(tenant, "echo", "hi"))
+    assert job.status == JobStatus.SUCCEEDED and job.result == {"text": "hi"} and job.progress_percent == 100
+    assert job.attempts == 1 and job.lease_token == "" and job.started_at <= job.completed_at
+    events = list(job.events.order_by("id").values_list("status", "message", "data"))
+    assert [e[0] for e in events] == ["QUEUED", "RUNNING", "SUCCEEDED"]
+    assert events[1][1] == "Attempt 1 started." and events[1][2]["attempt"] == 1 and events[1][2]["worker"]
+    assert services.job_run(job_id=job.pk) is None  # a duplicate wake-up changes nothing
+    assert job.events.count() == 3
+
+
+def test_a_claim_loses_when_the_row_changed_after_it_was_read(catalog, tenant, monkeypatch):
+    """Two runners woken for the same job: both read it QUEUED, only the first UPDATE
+    matches; the loser writes no event and runs nothing."""
+    job = _submit(tenant, "echo", "hi")
+    real_update = services._update_with_event
+    raced = {}
+
+    def race_then_update(job_id, **kw):
+        if not raced:  # the other runner claims between this runner's read and its update
+            raced["claim"] = None
+            monkeypatch.setattr(services, "_update_with_event", real_update)
+            raced["claim"] = services.job_claim(job_id=job.pk, worker_id="other")
+        return real_update(job_id, **kw)
+
+    monkeypatch.setattr(services, "_update_with_event", race_then_update)
+    assert services.job_claim(job_id=job.pk, worker_id="me") is None
+    job.refresh_from_db()
+    assert raced["claim"] is not None and job.worker_id == "other" and job.attempts == 1
+    assert job.events.filter(status=JobStatus.RUNNING).count() == 1
+
+
+def test_progress_from_a_runner_that_lost_its_lease_is_refused(catalog, tenant):
+    job = _submit(tenant, "echo", "hi")
+    claimed, token = services.job_claim(job_id=job.pk)
+    services.job_progress(job_id=job.pk, token=token, percent=40, message="half")
+    services.job_cancel(job=claimed)
+    with pytest.raises(services.JobCanceled):
+        services.job_progress(job_id=job.pk, token=token, percent=60)
+    assert not services.job_succeed(job_id=job.pk, token=token, result={"text": "late"})
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELED and job.progress_percent == 40 and job.result is None
+    assert list(job.events.order_by("id").values_list("kind", flat=True)) == ["status", "status", "progress", "status"]
