@@ -96,6 +96,15 @@ def stop_cluster(proc: subprocess.Popen) -> None:
     except ProcessLookupError:
         pass
     proc.wait(timeout=10)
+    # Until every worker of the group is gone, one may still pop a wake-up meant for the
+    # next cluster (Redis hands a task to whoever pops it first).
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.02)
 
 
 # --- one broker, in a child process ---------------------------------------------------------
@@ -228,6 +237,43 @@ def phase(args: argparse.Namespace) -> dict:
         finally:
             stop_cluster(cluster)
         return out
+
+    def drain(n: int, *, jobs: bool) -> dict:
+        """The cluster's own rate: n wake-ups (bare no-ops, or echo jobs submitted through
+        the API) wait in the broker while no cluster runs; then a fresh cluster drains them.
+        Rate = n / (first start → last finish), both read from what the workers recorded
+        (the no-op's own start time and its Task row's stop time for bare tasks, the Job
+        rows' started_at/completed_at for jobs), so the
+        submissions and the cluster's start-up are outside the window."""
+        from django.db.models import Max, Min
+
+        first = time.time()
+        if jobs:
+            for _ in range(n):
+                r = client.post("/api/v1/jobs/", {"model": "echo", "prompt": "x"}, content_type="application/json")
+                assert r.status_code == 201, r.content
+            rows = Job.objects.filter(created_at__gte=_dt(first))
+            finished = rows.filter(status=JobStatus.SUCCEEDED)
+            span = ("started_at", "completed_at")
+        else:
+            group = f"drain-{uuid.uuid4().hex[:8]}"
+            for _ in range(n):
+                enqueue_now("bench.jobs.noop", group, group=group)
+            rows = finished = Task.objects.filter(group=group)
+            span = None  # Task.started is the enqueue time: the no-op returns its own start
+        cluster = start_cluster(env, logs / f"cluster-{out['broker']}-drain.log")
+        try:
+            wait_for(lambda: finished.count() >= n, 600, f"{n} drained")
+        finally:
+            stop_cluster(cluster)
+        if span:
+            agg = rows.aggregate(a=Min(span[0]), b=Max(span[1]))
+            seconds = (agg["b"] - agg["a"]).total_seconds()
+        else:
+            ends = rows.values_list("result", "stopped")
+            seconds = max(e.timestamp() for _, e in ends) - min(r for r, _ in ends)
+        return {"n": n, "per_s": n / seconds}
+
     cluster = start_cluster(env, logs / f"cluster-{out['broker']}.log")
     try:
         bare_latency(5)  # warm-up: the cluster is up and every worker imported the code
@@ -239,6 +285,8 @@ def phase(args: argparse.Namespace) -> dict:
         out["jobs_service"] = job_run(args.n, via_api=False)
     finally:
         stop_cluster(cluster)
+    out["drain_bare"] = drain(args.n, jobs=False)
+    out["drain_jobs"] = drain(args.n, jobs=True)
     return out
 
 
@@ -350,6 +398,12 @@ def main() -> None:
             f"| {name} | `echo` job via the service (no HTTP) | | | "
             f"{r['jobs_service']['per_s']:.0f} | {r['jobs_service']['per_s'] / r['bare']['per_s']:.2f} |"
         )
+    print("\nThe cluster alone: the same number of wake-ups already in the broker, drained by a fresh cluster\n")
+    print("| broker (db) | bare no-ops (/s) | `echo` jobs submitted through the API (/s) | jobs ÷ bare |")
+    print("|---|---:|---:|---:|")
+    for r in results:
+        b, j = r["drain_bare"]["per_s"], r["drain_jobs"]["per_s"]
+        print(f"| {r['broker']} ({r['db']}) | {b:.0f} | {j:.0f} | {j / b:.2f} |")
     for r in results:
         if "bare_defaults" in r:
             d, p = r["bare_defaults"]["per_s"], r["bare"]["per_s"]

@@ -355,6 +355,10 @@ if env_str("LLM_PRICES_JSON"):
 
 # --- Logging -------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+# django-q2 logs two INFO lines per task ("processing", "Processed") and one per enqueue;
+# jobs keep their own event log, so the cluster logs warnings and errors (failed tasks,
+# timeouts, dead workers) unless asked for more.
+Q_LOG_LEVEL = env_str("Q_LOG_LEVEL", "WARNING").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -366,7 +370,7 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {"django.db.backends": {"level": "INFO"}, "django-q": {"level": Q_LOG_LEVEL}},
 }
 
 LANGUAGE_CODE = "en-us"
