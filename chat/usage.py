@@ -18,8 +18,8 @@ import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db import connection
+from django.db.models import Sum
 from django.utils import timezone
 
 from chat.models import UsageDaily
@@ -79,22 +79,32 @@ def usage_record(
     requests: int = 1,
     on: dt.date | None = None,
 ) -> None:
-    """Add one answer's tokens and cost to the tenant's daily roll-up (atomic upsert)."""
+    """Add one answer's tokens and cost to the tenant's daily roll-up: one
+    ``INSERT … ON CONFLICT DO UPDATE`` (PostgreSQL and SQLite), so concurrent replies add
+    to the same row without a read, a retry or a second statement on the first of the day."""
     day = on or timezone.now().astimezone(dt.UTC).date()
-    key = {"tenant": tenant, "date": day, "provider": provider, "model": model}
-    delta = {
-        "requests": F("requests") + requests,
-        "tokens_in": F("tokens_in") + usage.input_tokens,
-        "tokens_out": F("tokens_out") + usage.output_tokens,
-        "cost": F("cost") + cost,
-    }
-    if UsageDaily.objects.filter(**key).update(**delta):
-        return
-    try:
-        with transaction.atomic():
-            UsageDaily.objects.create(
-                **key, requests=requests, tokens_in=usage.input_tokens, tokens_out=usage.output_tokens, cost=cost
-            )
-    except IntegrityError:
-        # Another reply created the row between our update and insert: add to it.
-        UsageDaily.objects.filter(**key).update(**delta)
+    meta = UsageDaily._meta
+    keys = ("tenant", "date", "provider", "model")
+    counters = ("requests", "tokens_in", "tokens_out", "cost")
+    values = dict(
+        zip(
+            keys + counters,
+            (tenant.pk, day, provider, model, requests, usage.input_tokens, usage.output_tokens, cost),
+            strict=True,
+        )
+    )
+    fields = [meta.get_field(name) for name in values]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    table = connection.ops.quote_name(meta.db_table)
+    adds = ", ".join(
+        f"{c} = {table}.{c} + excluded.{c}"
+        for c in (connection.ops.quote_name(meta.get_field(name).column) for name in counters)
+    )
+    conflict = ", ".join(connection.ops.quote_name(meta.get_field(name).column) for name in keys)
+    params = [f.get_db_prep_save(values[f.name], connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "
+            f"ON CONFLICT ({conflict}) DO UPDATE SET {adds}",
+            params,
+        )
