@@ -9,6 +9,7 @@ from typing import TextIO
 from django.conf import settings
 
 from chat.models import Tool
+from chat.signals import tools_changed
 from siganteng import webhooks
 from tenants.models import Tenant
 
@@ -46,5 +47,6 @@ def run(stdout: TextIO | None = None) -> None:
         Tool.objects.filter(pk=tool.pk).update(
             url=url, parameters=DEMO_TOOL["parameters"], description=DEMO_TOOL["description"]
         )
+        tools_changed(tenant.pk)
     if stdout:
         stdout.write(f"chat: demo tool shipping_quote {'registered' if created else 'up to date'} -> {url}\n")

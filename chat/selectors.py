@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 from django.db.models import QuerySet
 
 from chat.models import Conversation, Message, Tool, UsageDaily
@@ -68,6 +71,27 @@ def trim_history(messages: list[ChatMessage], *, token_budget: int) -> list[Chat
 def tool_list(*, tenant: Tenant, enabled_only: bool = False) -> QuerySet[Tool]:
     qs = Tool.objects.filter(tenant=tenant)
     return qs.filter(enabled=True) if enabled_only else qs
+
+
+_TOOLS: OrderedDict[str, tuple[int, list[Tool]]] = OrderedDict()
+_TOOLS_LOCK = threading.Lock()
+_TOOLS_MAX_TENANTS = 2048
+
+
+def enabled_tools(*, tenant: Tenant) -> list[Tool]:
+    """The tenant's enabled tools, read once per process and ``tools_version``: a reply
+    no longer queries them, and any tool change (which moves the version) is seen by
+    the next request that loads the tenant."""
+    cached = _TOOLS.get(tenant.pk)
+    if cached is not None and cached[0] == tenant.tools_version:
+        return cached[1]
+    rows = list(tool_list(tenant=tenant, enabled_only=True))
+    with _TOOLS_LOCK:
+        _TOOLS[tenant.pk] = (tenant.tools_version, rows)
+        _TOOLS.move_to_end(tenant.pk)
+        while len(_TOOLS) > _TOOLS_MAX_TENANTS:
+            _TOOLS.popitem(last=False)
+    return rows
 
 
 def usage_list(*, tenant: Tenant) -> QuerySet[UsageDaily]:

@@ -213,7 +213,7 @@ def _run(turn: _Turn, *, stream: bool) -> Iterator[Delta | ReplyResult]:
         caller_instructions=turn.caller_instructions,
         max_chars=turn.max_chars,
     )
-    tool_rows = {t.name: t for t in selectors.tool_list(tenant=tenant, enabled_only=True)}
+    tool_rows = {t.name: t for t in selectors.enabled_tools(tenant=tenant)}
     tool_specs = [tools.spec(t) for t in tool_rows.values()]
 
     messages = list(prompt.messages)

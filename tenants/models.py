@@ -82,6 +82,9 @@ class Tenant(models.Model):
     )
 
     is_active = models.BooleanField(default=True)
+    tools_version = models.BigIntegerField(
+        default=0, editable=False, help_text="Moves whenever one of the tenant's chat tools changes."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -90,6 +93,15 @@ class Tenant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.id})"
+
+    def save(self, *args, **kwargs) -> None:
+        # tools_version is only ever moved by an UPDATE of its own (chat.signals): a full
+        # save of an instance read before a tool changed must not put the old value back.
+        if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
+            kwargs["update_fields"] = [
+                f.name for f in self._meta.concrete_fields if not f.primary_key and f.name != "tools_version"
+            ]
+        super().save(*args, **kwargs)
 
     def is_open(self, at: dt.datetime | None = None) -> bool:
         return hours.is_open(

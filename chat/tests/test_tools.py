@@ -227,3 +227,39 @@ def test_it_runs_the_same_tool_loop_on_gemini(client_a, tenant, fake_gemini, loc
     assert body["provider"] == "gemini" and body["text"] == "Ongkir ke Medan Rp 33.000."
     assert fake_gemini.calls == 2 and len(local_server.requests) == 1
     assert "33000" in json.dumps(fake_gemini.last_body)
+
+
+def offered(fake_openai) -> list[str]:
+    return [t["function"]["name"] for t in fake_openai.last_body.get("tools", [])]
+
+
+def test_every_change_to_a_tenants_tools_reaches_the_next_reply(client_a, agent, fake_openai):
+    """Replies read tools from a per-process cache keyed by the tenant's tools_version:
+    registering, disabling, re-enabling and deleting a tool each show on the very next
+    request, and a full save of a tenant read before the change does not undo it."""
+    ask(client_a)
+    assert offered(fake_openai) == []
+    stale = type(agent).objects.get(pk=agent.pk)
+    tool = make_tool(agent, "https://tools.example.com/quote")
+    ask(client_a)
+    assert offered(fake_openai) == ["shipping_quote"]
+    stale.name = "Renamed"
+    stale.save()  # an admin edit of an instance read before the tool existed
+    services.tool_update(tool=tool, enabled=False)
+    ask(client_a)
+    assert offered(fake_openai) == []
+    services.tool_update(tool=tool, enabled=True, name="quote")
+    ask(client_a)
+    assert offered(fake_openai) == ["quote"]
+    client_a.delete(f"/api/v1/tools/{tool.pk}")
+    ask(client_a)
+    assert offered(fake_openai) == []
+
+
+def test_a_stale_tenant_save_does_not_bring_back_a_cached_tool_list(client_a, agent, fake_openai):
+    before = type(agent).objects.get(pk=agent.pk)  # tools_version as it was: no tools
+    ask(client_a)  # caches "no tools" under that version
+    make_tool(agent, "https://tools.example.com/quote")
+    before.save()  # would put the old version back if a full save wrote it
+    ask(client_a)
+    assert offered(fake_openai) == ["shipping_quote"]
