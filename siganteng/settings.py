@@ -120,6 +120,9 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": env_int("SQLITE_BUSY_TIMEOUT_MS", 20000, minimum=0) / 1000,
             },
+            # Kept open between requests, as on PostgreSQL: a new connection per request
+            # costs the PRAGMAs above and a re-read of the schema on its first statement.
+            "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 60, minimum=0),
             # A file (not :memory:) so a qcluster subprocess started by a test can share it.
             "TEST": {"NAME": env_str("TEST_DB_NAME") or str(VAR_DIR / f"test-{os.getpid()}.sqlite3")},
         }
