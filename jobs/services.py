@@ -276,8 +276,9 @@ def job_submit(
                 max_attempts=settings.JOBS_MAX_ATTEMPTS,
                 enqueued_at=now if model.runner == Runner.INTERNAL else None,
             )
+            artifacts = []
             for key, st in inputs:
-                Artifact.objects.create(
+                artifact = Artifact.objects.create(
                     job=job,
                     tenant=tenant,
                     kind=Artifact.Kind.INPUT,
@@ -287,7 +288,9 @@ def job_submit(
                     size=st.size,
                     sha256=st.sha256,
                 )
+                artifacts.append(artifact)
             _event(job.pk, JobEvent.Kind.STATUS, status=JobStatus.QUEUED, message="Job submitted.")
+            _known_artifacts(job, artifacts)
             if model.runner == Runner.INTERNAL:
                 _enqueue_run(job.pk)
     except IntegrityError:
@@ -297,6 +300,15 @@ def job_submit(
             raise
         return _replay(existing, digest), False
     return job, True
+
+
+def _known_artifacts(job: Job, artifacts: list[Artifact]) -> None:
+    """A new job's artifacts are exactly the ones just created: fill ``job.artifacts`` the
+    way ``prefetch_related`` does, so answering with the job does not query them."""
+    qs = job.artifacts.all()
+    qs._result_cache = artifacts
+    qs._prefetch_done = True
+    job._prefetched_objects_cache = {"artifacts": qs}
 
 
 def _replay(job: Job, digest: str) -> Job:

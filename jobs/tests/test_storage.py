@@ -96,11 +96,13 @@ def test_it_runs_a_job_with_s3_storage_end_to_end(s3, client_a, catalog):
 
     ticket = client_a.post("/api/v1/jobs/upload-ticket", {"filename": "in.txt", "content_type": "text/plain"}).json()
     assert httpx.put(ticket["upload_url"], content=b"input", headers=ticket["headers"]).status_code == 200
-    job_id = client_a.post(
+    created = client_a.post(
         "/api/v1/jobs/",
         {"model": "echo", "prompt": "out", "input_keys": [ticket["key"]], "input_params": {"write_output": True}},
         format="json",
-    ).json()["id"]
+    ).json()
+    job_id = created["id"]
+    assert [(a["kind"], a["key"], a["size"]) for a in created["artifacts"]] == [("input", ticket["key"], 5)]
     assert services.job_run(job_id=job_id) == "SUCCEEDED"
     url = client_a.get(f"/api/v1/jobs/{job_id}/download").json()["url"]
     assert httpx.get(url).content == b"out"
