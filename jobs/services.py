@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 
 from jobs.handlers import HANDLERS, get_handler
 from jobs.handlers.base import JobCanceled, JobContext, JobError
@@ -399,13 +400,67 @@ def _claimable(now: dt.datetime):
     return Q(status=JobStatus.QUEUED) & (Q(available_at__isnull=True) | Q(available_at__lte=now))
 
 
+def _claim_in_one_statement(*, job_id, worker_id: str, lease_seconds: int) -> tuple[Job, str] | None:
+    """PostgreSQL: the claim, its RUNNING event and the job's columns (with its model's
+    kind) in one statement. The model and tenant rows load when a handler first uses them."""
+    now = _now()
+    token = uuid.uuid4().hex
+    job_table, model_table = _JOB, AIModel._meta.db_table
+    columns = ", ".join(f'"{c}"' for c in _EVENT_COLUMNS)
+    sql = f"""
+        WITH claimed AS (
+            UPDATE "{job_table}" AS j
+               SET "status" = %s, "attempts" = j."attempts" + 1, "lease_token" = %s, "lease_expires_at" = %s,
+                   "started_at" = %s, "updated_at" = %s, "worker_id" = %s
+              FROM "{model_table}" AS m
+             WHERE j."id" = %s AND j."status" = %s AND (j."available_at" IS NULL OR j."available_at" <= %s)
+               AND m."id" = j."model_id" AND m."runner" = %s
+         RETURNING j.*, m."kind" AS "model_kind"
+        ), event AS (
+            INSERT INTO "{_EVENT}" ({columns})
+            SELECT "id", %s, %s, NULL, 'Attempt ' || "attempts" || ' started.',
+                   jsonb_build_object('attempt', "attempts", 'worker', %s::text), %s
+              FROM claimed
+        )
+        SELECT * FROM claimed
+    """
+    worker = worker_id[:200]
+    params = [
+        JobStatus.RUNNING,
+        token,
+        now + dt.timedelta(seconds=lease_seconds),
+        now,
+        now,
+        worker,
+        job_id,
+        JobStatus.QUEUED,
+        now,
+        Runner.INTERNAL,
+        JobEvent.Kind.STATUS,
+        JobStatus.RUNNING,
+        worker,
+        now,
+    ]
+    job = next(iter(Job.objects.raw(sql, params)), None)
+    if job is None:
+        return None
+    return job, token
+
+
 def job_claim(*, job_id, worker_id: str = "", lease_seconds: int | None = None) -> tuple[Job, str] | None:
     """Claim one QUEUED internal job for this process; None if it is not claimable (a
     duplicate wake-up, canceled, or waiting for its retry backoff).
 
-    Two round trips: read the job (the handler needs it, with its model and tenant), then
-    one conditional UPDATE + RUNNING event that only matches the row as it was read
-    (status QUEUED, the same attempt count), so two claimers never both win."""
+    On PostgreSQL one statement (:func:`_claim_in_one_statement`). Elsewhere two steps:
+    read the job, then one conditional UPDATE + RUNNING event that only matches the row
+    as it was read (status QUEUED, the same attempt count). Either way two claimers never
+    both win."""
+    if connection.vendor == "postgresql":
+        return _claim_in_one_statement(
+            job_id=job_id,
+            worker_id=worker_id or _runner_id(),
+            lease_seconds=lease_seconds or settings.JOBS_LEASE_SECONDS,
+        )
     now = _now()
     job = Job.objects.select_related("model", "tenant").filter(pk=job_id).first()
     if (
@@ -574,8 +629,8 @@ def job_run(*, job_id) -> str | None:
 
     ctx = JobContext(
         job_id=str(job.pk),
-        tenant=job.tenant,
-        model=job.model,
+        tenant=SimpleLazyObject(lambda: job.tenant),  # read only by handlers that use it
+        model=SimpleLazyObject(lambda: job.model),
         prompt=job.prompt,
         params=job.input_params,
         inputs=job.artifacts.filter(kind=Artifact.Kind.INPUT),  # lazy: read only by handlers that use it
@@ -583,7 +638,7 @@ def job_run(*, job_id) -> str | None:
         store=store,
     )
     try:
-        handler = get_handler(job.model.kind)
+        handler = get_handler(getattr(job, "model_kind", None) or job.model.kind)
         result = handler(ctx)
     except JobCanceled:
         return JobStatus.CANCELED

@@ -217,7 +217,12 @@ def test_a_run_writes_exactly_the_running_and_succeeded_transitions(catalog, ten
 
 def test_a_claim_loses_when_the_row_changed_after_it_was_read(catalog, tenant, monkeypatch):
     """Two runners woken for the same job: both read it QUEUED, only the first UPDATE
-    matches; the loser writes no event and runs nothing."""
+    matches; the loser writes no event and runs nothing. (On PostgreSQL the claim is one
+    statement, with no window between reading and updating; the next test covers it.)"""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        pytest.skip("the claim reads and updates in one statement on PostgreSQL")
     job = _submit(tenant, "echo", "hi")
     real_update = services._update_with_event
     raced = {}
@@ -233,6 +238,36 @@ def test_a_claim_loses_when_the_row_changed_after_it_was_read(catalog, tenant, m
     assert services.job_claim(job_id=job.pk, worker_id="me") is None
     job.refresh_from_db()
     assert raced["claim"] is not None and job.worker_id == "other" and job.attempts == 1
+    assert job.events.filter(status=JobStatus.RUNNING).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_runners_claiming_one_job_at_once_never_both_win(catalog, tenant):
+    from django.db import connection
+
+    job = _submit(tenant, "echo", "hi")
+    barrier = threading.Barrier(4)
+    won: list = []
+    errors: list[BaseException] = []
+
+    def claim(n: int) -> None:
+        try:
+            barrier.wait()
+            if services.job_claim(job_id=job.pk, worker_id=f"runner-{n}") is not None:
+                won.append(n)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claim, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors and len(won) == 1
+    job.refresh_from_db()
+    assert job.status == JobStatus.RUNNING and job.attempts == 1 and job.worker_id == f"runner-{won[0]}"
     assert job.events.filter(status=JobStatus.RUNNING).count() == 1
 
 
