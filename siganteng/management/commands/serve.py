@@ -100,11 +100,12 @@ class Command(BaseCommand):
                 # sentinel and workers race and hang until SIGKILL).
                 proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + grace
-        for proc in children.values():
+        for name, proc in children.items():
             remaining = max(0.1, deadline - time.monotonic())
             try:
                 proc.wait(timeout=remaining)
             except subprocess.TimeoutExpired:
+                self.stderr.write(f"The {name} process did not stop within {grace:g} s; killing it.")
                 _signal_group(proc, signal.SIGKILL)
                 proc.wait(timeout=5)
             # Leftovers of the group (qcluster's worker processes) go too.
