@@ -190,8 +190,13 @@ def test_it_cancels_on_a_customer_message_sent_through_the_chat_service(telegram
 
     keep = _due(telegram, text="still send", ago=-dt.timedelta(minutes=5), cancel_on_reply=False)
     cancel = _due(telegram, text="never send", ago=-dt.timedelta(minutes=5))
-    reply(tenant=telegram.tenant, user_id=telegram.user_id, channel="telegram", text="sudah, terima kasih",
-          conversation=telegram)
+    reply(
+        tenant=telegram.tenant,
+        user_id=telegram.user_id,
+        channel="telegram",
+        text="sudah, terima kasih",
+        conversation=telegram,
+    )
     cancel.refresh_from_db()
     keep.refresh_from_db()
     assert cancel.status == "CANCELED" and cancel.reason == "customer_replied"

@@ -159,8 +159,11 @@ def test_it_never_quotes_a_markdown_heading():
         ),
     )
     request = LLMRequest(
-        model="", system="", messages=[ChatMessage(role="user", content="Berapa lama pengiriman ke Jawa?")],
-        passages=[passage], locale="id",
+        model="",
+        system="",
+        messages=[ChatMessage(role="user", content="Berapa lama pengiriman ke Jawa?")],
+        passages=[passage],
+        locale="id",
     )
     text = ExtractiveProvider().generate(request).text
     assert "2-3 hari kerja" in text
