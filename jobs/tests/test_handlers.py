@@ -190,7 +190,16 @@ def test_it_captions_an_image_through_a_vision_provider(catalog, openai_tenant, 
 def test_it_stops_a_running_job_canceled_between_steps(catalog, tenant, client_a):
     job = _submit(tenant, "echo", "slow", input_params={"delay_seconds": 3, "steps": 30})
     outcome = {}
-    worker = threading.Thread(target=lambda: outcome.setdefault("status", services.job_run(job_id=job.pk)))
+
+    def run() -> None:
+        from django.db import connection
+
+        try:
+            outcome["status"] = services.job_run(job_id=job.pk)
+        finally:
+            connection.close()  # the thread's own connection: left open, it blocks dropping the test database
+
+    worker = threading.Thread(target=run)
     worker.start()
     wait_until(lambda: JobEvent.objects.filter(job=job, kind="progress").exists(), timeout=10)
     resp = client_a.post(f"/api/v1/jobs/{job.pk}/cancel")
