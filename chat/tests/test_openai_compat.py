@@ -25,7 +25,10 @@ def key(make_key, tenant):
 
 @pytest.fixture
 def oai(live_server, key):
-    return openai.OpenAI(base_url=f"{live_server.url}/v1", api_key=key, max_retries=0, timeout=20)
+    # Closed at the end: an idle keep-alive connection keeps its live-server thread, and
+    # that thread's database connection, open until the test database is dropped.
+    with openai.OpenAI(base_url=f"{live_server.url}/v1", api_key=key, max_retries=0, timeout=20) as client:
+        yield client
 
 
 def test_it_lists_the_tenants_agent_as_a_model(oai, tenant):
@@ -94,8 +97,10 @@ def test_it_answers_errors_the_openai_client_understands(live_server, oai, tenan
     with pytest.raises(openai.BadRequestError) as bad:
         oai.chat.completions.create(model="x", messages=[{"role": "assistant", "content": "no user turn"}])
     assert "messages" in str(bad.value)
-    wrong = openai.OpenAI(base_url=f"{live_server.url}/v1", api_key="sgt_nope_nope", max_retries=0)
-    with pytest.raises(openai.AuthenticationError):
+    with (
+        openai.OpenAI(base_url=f"{live_server.url}/v1", api_key="sgt_nope_nope", max_retries=0) as wrong,
+        pytest.raises(openai.AuthenticationError),
+    ):
         wrong.models.list()
     tenant.monthly_token_budget = 0
     tenant.save()
@@ -107,7 +112,8 @@ def test_it_answers_errors_the_openai_client_understands(live_server, oai, tenan
 def test_it_keeps_tenants_apart(oai, live_server, make_key, other_tenant, tenant):
     oai.chat.completions.create(model="x", messages=[{"role": "user", "content": QUESTION}])
     other = openai.OpenAI(base_url=f"{live_server.url}/v1", api_key=make_key(other_tenant), max_retries=0)
-    assert [m.id for m in other.models.list().data] == ["siganteng-globex"]
+    with other:
+        assert [m.id for m in other.models.list().data] == ["siganteng-globex"]
     conv = Conversation.objects.get(tenant=tenant)
     r = httpx.get(
         f"{live_server.url}/api/v1/conversations/{conv.pk}/messages",
