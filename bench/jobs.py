@@ -1,7 +1,9 @@
 """Job-runner overhead on a real cluster: submit→start latency and throughput of the
 trivial ``echo`` model through the whole lifecycle (API request, Job row, events,
 claim, completion), beside bare django-q2 no-op tasks on the same cluster; on Redis
-also bare tasks with django-q2's default cluster settings.
+also bare tasks with django-q2's default cluster settings. A second table times the
+cluster alone: the same number of wake-ups (bare no-ops, or jobs already submitted
+through the API) waiting in the broker, drained by a freshly started cluster.
 
     .venv/bin/python bench/jobs.py [--n 1000] [--latency 200] [--redis-url redis://127.0.0.1:6379/5]
 
