@@ -60,23 +60,41 @@ def _now() -> dt.datetime:
     return timezone.now()
 
 
-def _event(
-    job_id, kind: str, *, status: str = "", progress: int | None = None, message: str = "", data: dict | None = None
-) -> JobEvent:
-    return JobEvent.objects.create(
-        job_id=job_id, kind=kind, status=status, progress_percent=progress, message=message[:2000], data=data or {}
-    )
-
-
 _JOB = Job._meta.db_table
 _EVENT = JobEvent._meta.db_table
 _EVENT_COLUMNS = ("job_id", "kind", "status", "progress_percent", "message", "data", "created_at")
+_EVENT_COLUMN_LIST = ", ".join(f'"{c}"' for c in _EVENT_COLUMNS)
 # Casts so PostgreSQL types the INSERT … SELECT parameters as the columns are typed.
 _EVENT_CASTS = ("uuid", "varchar", "varchar", "smallint", "text", "jsonb", "timestamptz")
 
 
 def _prep(model, name: str, value: Any) -> Any:
     return model._meta.get_field(name).get_db_prep_value(value, connection)
+
+
+def _event_params(event: dict[str, Any], now: dt.datetime) -> list[Any]:
+    """Parameters for the event columns after ``job_id``, in ``_EVENT_COLUMNS`` order."""
+    return [
+        _prep(JobEvent, "kind", event.get("kind", "")),
+        _prep(JobEvent, "status", event.get("status", "")),
+        event.get("progress_percent"),
+        (event.get("message") or "")[:2000],
+        _prep(JobEvent, "data", event.get("data") or {}),
+        _prep(JobEvent, "created_at", now),
+    ]
+
+
+def _event(
+    job_id, kind: str, *, status: str = "", progress: int | None = None, message: str = "", data: dict | None = None
+) -> None:
+    """Append one event to the job's log (a plain INSERT: the log is append-only and
+    nothing reads the new row back)."""
+    event = {"kind": kind, "status": status, "progress_percent": progress, "message": message, "data": data}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO "{_EVENT}" ({_EVENT_COLUMN_LIST}) VALUES ({", ".join(["%s"] * len(_EVENT_COLUMNS))})',
+            [_prep(Job, "id", job_id), *_event_params(event, _now())],
+        )
 
 
 def _update_with_event(
@@ -109,17 +127,8 @@ def _update_with_event(
         conds.append(f"({extra_where})")
         params.extend(extra_params)
     update = f'UPDATE "{_JOB}" SET {", ".join(sets)} WHERE {" AND ".join(conds)}'
-    values = {"kind": "", "status": "", "progress_percent": None, "message": "", "data": {}, **event}
-    values["message"] = values["message"][:2000]
-    event_params = [
-        _prep(JobEvent, "kind", values["kind"]),
-        _prep(JobEvent, "status", values["status"]),
-        values["progress_percent"],
-        values["message"],
-        _prep(JobEvent, "data", values["data"]),
-        _prep(JobEvent, "created_at", now),
-    ]
-    columns = ", ".join(f'"{c}"' for c in _EVENT_COLUMNS)
+    event_params = _event_params(event, now)
+    columns = _EVENT_COLUMN_LIST
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             select = ", ".join(f"%s::{cast}" for cast in _EVENT_CASTS[1:])
@@ -406,7 +415,7 @@ def _claim_in_one_statement(*, job_id, worker_id: str, lease_seconds: int) -> tu
     now = _now()
     token = uuid.uuid4().hex
     job_table, model_table = _JOB, AIModel._meta.db_table
-    columns = ", ".join(f'"{c}"' for c in _EVENT_COLUMNS)
+    columns = _EVENT_COLUMN_LIST
     sql = f"""
         WITH claimed AS (
             UPDATE "{job_table}" AS j
