@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
@@ -42,7 +41,7 @@ def _start(tmp_path):
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:  # the child keeps its own copy of the descriptor
         proc = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--port", str(port), "--workers", "1", "--grace", "15"],
+            [sys.executable, "manage.py", "serve", "--port", str(port), "--workers", "1", "--grace", "40"],
             cwd=BASE_DIR,
             env=subprocess_env(DEBUG="true"),
             stdout=out,
@@ -73,11 +72,11 @@ def _start(tmp_path):
 def test_it_serves_and_stops_both_processes_on_a_signal(tmp_path, sig):
     proc, web, cluster, log = _start(tmp_path)
     assert _alive(web) and _alive(cluster)
-    started = time.monotonic()
     proc.send_signal(sig)
-    assert proc.wait(timeout=30) == 0, log.read_text(errors="replace")[-3000:]
-    # stopped by the signal, not by the SIGKILL fallback
-    assert time.monotonic() - started < 15, log.read_text(errors="replace")[-3000:]
+    assert proc.wait(timeout=60) == 0, log.read_text(errors="replace")[-3000:]
+    # Stopped by the signal, not by the SIGKILL fallback (which says so in the log). The
+    # grace is generous so a slow stop on a loaded machine is not mistaken for a hang.
+    assert "did not stop within" not in log.read_text(), log.read_text(errors="replace")[-3000:]
     wait_until(lambda: not _alive(web) and not _alive(cluster), timeout=10, message="children to exit")
     assert "Stopped web server and task cluster." in log.read_text()
 
