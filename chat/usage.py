@@ -84,27 +84,19 @@ def usage_record(
     to the same row without a read, a retry or a second statement on the first of the day."""
     day = on or timezone.now().astimezone(dt.UTC).date()
     meta = UsageDaily._meta
-    keys = ("tenant", "date", "provider", "model")
-    counters = ("requests", "tokens_in", "tokens_out", "cost")
-    values = dict(
-        zip(
-            keys + counters,
-            (tenant.pk, day, provider, model, requests, usage.input_tokens, usage.output_tokens, cost),
-            strict=True,
-        )
-    )
-    fields = [meta.get_field(name) for name in values]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    keys = {"tenant": tenant.pk, "date": day, "provider": provider, "model": model}
+    counters = {"requests": requests, "tokens_in": usage.input_tokens, "tokens_out": usage.output_tokens, "cost": cost}
+    values = {**keys, **counters}
+    fields = {name: meta.get_field(name) for name in values}
+    quoted = {name: connection.ops.quote_name(f.column) for name, f in fields.items()}
     table = connection.ops.quote_name(meta.db_table)
-    adds = ", ".join(
-        f"{c} = {table}.{c} + excluded.{c}"
-        for c in (connection.ops.quote_name(meta.get_field(name).column) for name in counters)
-    )
-    conflict = ", ".join(connection.ops.quote_name(meta.get_field(name).column) for name in keys)
-    params = [f.get_db_prep_save(values[f.name], connection) for f in fields]
+    columns = ", ".join(quoted.values())
+    conflict = ", ".join(quoted[name] for name in keys)
+    adds = ", ".join(f"{quoted[name]} = {table}.{quoted[name]} + excluded.{quoted[name]}" for name in counters)
+    params = [fields[name].get_db_prep_save(value, connection) for name, value in values.items()]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "
+            f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(params))}) "
             f"ON CONFLICT ({conflict}) DO UPDATE SET {adds}",
             params,
         )

@@ -64,8 +64,10 @@ _JOB = Job._meta.db_table
 _EVENT = JobEvent._meta.db_table
 _EVENT_COLUMNS = ("job_id", "kind", "status", "progress_percent", "message", "data", "created_at")
 _EVENT_COLUMN_LIST = ", ".join(f'"{c}"' for c in _EVENT_COLUMNS)
-# Casts so PostgreSQL types the INSERT … SELECT parameters as the columns are typed.
-_EVENT_CASTS = ("uuid", "varchar", "varchar", "smallint", "text", "jsonb", "timestamptz")
+_INSERT_EVENT = f'INSERT INTO "{_EVENT}" ({_EVENT_COLUMN_LIST}) VALUES ({", ".join(["%s"] * len(_EVENT_COLUMNS))})'
+# Casts for the columns after job_id, so PostgreSQL types INSERT … SELECT parameters as
+# the columns are typed.
+_EVENT_CASTS = ("varchar", "varchar", "smallint", "text", "jsonb", "timestamptz")
 
 
 def _prep(model, name: str, value: Any) -> Any:
@@ -91,10 +93,7 @@ def _event(
     nothing reads the new row back)."""
     event = {"kind": kind, "status": status, "progress_percent": progress, "message": message, "data": data}
     with connection.cursor() as cursor:
-        cursor.execute(
-            f'INSERT INTO "{_EVENT}" ({_EVENT_COLUMN_LIST}) VALUES ({", ".join(["%s"] * len(_EVENT_COLUMNS))})',
-            [_prep(Job, "id", job_id), *_event_params(event, _now())],
-        )
+        cursor.execute(_INSERT_EVENT, [_prep(Job, "id", job_id), *_event_params(event, _now())])
 
 
 def _update_with_event(
@@ -128,13 +127,12 @@ def _update_with_event(
         params.extend(extra_params)
     update = f'UPDATE "{_JOB}" SET {", ".join(sets)} WHERE {" AND ".join(conds)}'
     event_params = _event_params(event, now)
-    columns = _EVENT_COLUMN_LIST
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            select = ", ".join(f"%s::{cast}" for cast in _EVENT_CASTS[1:])
+            select = ", ".join(f"%s::{cast}" for cast in _EVENT_CASTS)
             cursor.execute(
                 f'WITH changed AS ({update} RETURNING "id") '
-                f'INSERT INTO "{_EVENT}" ({columns}) SELECT "id", {select} FROM changed RETURNING "job_id"',
+                f'INSERT INTO "{_EVENT}" ({_EVENT_COLUMN_LIST}) SELECT "id", {select} FROM changed RETURNING "job_id"',
                 [*params, *event_params],
             )
             return cursor.fetchone() is not None
@@ -142,10 +140,7 @@ def _update_with_event(
             cursor.execute(update, params)
             if cursor.rowcount != 1:
                 return False
-            cursor.execute(
-                f'INSERT INTO "{_EVENT}" ({columns}) VALUES ({", ".join(["%s"] * len(_EVENT_COLUMNS))})',
-                [_prep(Job, "id", job_id), *event_params],
-            )
+            cursor.execute(_INSERT_EVENT, [_prep(Job, "id", job_id), *event_params])
             return True
 
 
@@ -414,19 +409,17 @@ def _claim_in_one_statement(*, job_id, worker_id: str, lease_seconds: int) -> tu
     kind) in one statement. The model and tenant rows load when a handler first uses them."""
     now = _now()
     token = uuid.uuid4().hex
-    job_table, model_table = _JOB, AIModel._meta.db_table
-    columns = _EVENT_COLUMN_LIST
     sql = f"""
         WITH claimed AS (
-            UPDATE "{job_table}" AS j
+            UPDATE "{_JOB}" AS j
                SET "status" = %s, "attempts" = j."attempts" + 1, "lease_token" = %s, "lease_expires_at" = %s,
                    "started_at" = %s, "updated_at" = %s, "worker_id" = %s
-              FROM "{model_table}" AS m
+              FROM "{AIModel._meta.db_table}" AS m
              WHERE j."id" = %s AND j."status" = %s AND (j."available_at" IS NULL OR j."available_at" <= %s)
                AND m."id" = j."model_id" AND m."runner" = %s
          RETURNING j.*, m."kind" AS "model_kind"
         ), event AS (
-            INSERT INTO "{_EVENT}" ({columns})
+            INSERT INTO "{_EVENT}" ({_EVENT_COLUMN_LIST})
             SELECT "id", %s, %s, NULL, 'Attempt ' || "attempts" || ' started.',
                    jsonb_build_object('attempt', "attempts", 'worker', %s::text), %s
               FROM claimed
