@@ -220,3 +220,33 @@ def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {message}")
         time.sleep(interval)
+
+
+def run_concurrently(fn: Callable[[int], Any], n: int, *, timeout: float = 60.0) -> list[Any]:
+    """Call ``fn(0)`` … ``fn(n - 1)`` on ``n`` threads released together (a barrier), and
+    return their results in that order. Each thread closes its own database connection
+    (left open, it would block dropping the PostgreSQL test database); the first
+    exception a thread raised is raised here."""
+    barrier = threading.Barrier(n)
+    results: list[Any] = [None] * n
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = fn(i)
+        except BaseException as exc:  # re-raised below in the test's thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+    if any(t.is_alive() for t in threads):
+        raise AssertionError(f"a thread was still running after {timeout} s")
+    if errors:
+        raise errors[0]
+    return results

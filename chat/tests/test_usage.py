@@ -11,6 +11,7 @@ from django.utils import timezone
 from chat import usage
 from chat.models import Conversation, Message, UsageDaily
 from siganteng.ai.base import Usage
+from siganteng.testing import run_concurrently
 
 pytestmark = pytest.mark.django_db
 
@@ -42,29 +43,12 @@ def test_it_rolls_usage_up_per_day_atomically(tenant):
 def test_concurrent_replies_add_to_one_daily_row_without_losing_any(tenant):
     """Four threads record at once, each on its own connection and transaction: the
     upsert adds every one to the same (tenant, day, provider, model) row."""
-    import threading
 
-    from django.db import connection
+    def record(_: int) -> None:
+        for _ in range(10):
+            usage.usage_record(tenant=tenant, provider="openai", model="m", usage=Usage(3, 2), cost=Decimal("0.25"))
 
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(4)
-
-    def record() -> None:
-        try:
-            barrier.wait()
-            for _ in range(10):
-                usage.usage_record(tenant=tenant, provider="openai", model="m", usage=Usage(3, 2), cost=Decimal("0.25"))
-        except BaseException as exc:  # reported below, not swallowed
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=record) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not errors
+    run_concurrently(record, 4)
     row = UsageDaily.objects.get(tenant=tenant)
     assert (row.requests, row.tokens_in, row.tokens_out, row.cost) == (40, 120, 80, Decimal("10"))
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from jobs import services
 from jobs.handlers.sentiment import lexicon_score
 from jobs.models import Job, JobEvent, JobStatus
-from siganteng.testing import Reply, wait_until
+from siganteng.testing import Reply, run_concurrently, wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -252,29 +252,10 @@ def test_a_claim_loses_when_the_row_changed_after_it_was_read(catalog, tenant, m
 
 @pytest.mark.django_db(transaction=True)
 def test_runners_claiming_one_job_at_once_never_both_win(catalog, tenant):
-    from django.db import connection
-
     job = _submit(tenant, "echo", "hi")
-    barrier = threading.Barrier(4)
-    won: list = []
-    errors: list[BaseException] = []
-
-    def claim(n: int) -> None:
-        try:
-            barrier.wait()
-            if services.job_claim(job_id=job.pk, worker_id=f"runner-{n}") is not None:
-                won.append(n)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=claim, args=(n,)) for n in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not errors and len(won) == 1
+    claims = run_concurrently(lambda n: services.job_claim(job_id=job.pk, worker_id=f"runner-{n}"), 4)
+    won = [n for n, claim in enumerate(claims) if claim is not None]
+    assert len(won) == 1
     job.refresh_from_db()
     assert job.status == JobStatus.RUNNING and job.attempts == 1 and job.worker_id == f"runner-{won[0]}"
     assert job.events.filter(status=JobStatus.RUNNING).count() == 1

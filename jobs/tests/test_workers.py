@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import httpx
 import pytest
@@ -12,6 +11,7 @@ from django.utils import timezone
 from jobs import services
 from jobs.models import Job, JobEvent, JobStatus
 from jobs.worker import LeaseLost, Output, Worker, demo_execute, main
+from siganteng.testing import run_concurrently
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,23 +56,15 @@ def test_it_runs_an_external_job_end_to_end_through_the_reference_worker(
 
 def test_it_never_hands_the_same_job_to_two_workers_claiming_at_once(live_server, catalog, tenant, worker_key):
     jobs = _external(tenant, 30)
-    claimed: list[str] = []
-    lock = threading.Lock()
 
-    def run(n: int) -> None:
+    def run(n: int) -> list[str]:
         w = Worker(live_server.url, worker_key, worker_id=f"w{n}")
-        while True:
-            job = w.claim(["text-to-3d"])
-            if job is None:
-                return
-            with lock:
-                claimed.append(job["id"])
+        ids = []
+        while (job := w.claim(["text-to-3d"])) is not None:
+            ids.append(job["id"])
+        return ids
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    claimed = [job_id for ids in run_concurrently(run, 4, timeout=120) for job_id in ids]
     assert len(claimed) == len(jobs)
     assert len(set(claimed)) == len(claimed)
     assert Job.objects.filter(status=JobStatus.RUNNING, attempts=1).count() == len(jobs)
