@@ -56,6 +56,21 @@ def other_tenant(make_tenant):
 
 
 @pytest.fixture
+def kb(db, kb_docs):
+    """``kb(tenant, docs=kb_docs)`` indexes documents inline for ``tenant``; a suite names
+    its default documents with a ``kb_docs`` fixture in its conftest."""
+    from knowledge import services as knowledge_services
+
+    def _make(tenant, docs=None):
+        return [
+            knowledge_services.document_upsert(tenant=tenant, external_id=ext, title=title, body=body, index_now=True)
+            for ext, title, body in (kb_docs if docs is None else docs)
+        ]
+
+    return _make
+
+
+@pytest.fixture
 def make_key(db):
     from tenants.services import api_key_create
 

@@ -22,14 +22,6 @@ DOCS = [
 
 
 @pytest.fixture
-def kb(db):
-    """``kb(tenant, docs=DOCS)`` indexes documents inline for ``tenant``."""
-    from knowledge import services as knowledge_services
-
-    def _make(tenant, docs=DOCS):
-        return [
-            knowledge_services.document_upsert(tenant=tenant, external_id=ext, title=title, body=body, index_now=True)
-            for ext, title, body in docs
-        ]
-
-    return _make
+def kb_docs():
+    """The documents ``kb(tenant)`` indexes for this suite."""
+    return DOCS

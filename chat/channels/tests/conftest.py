@@ -27,16 +27,9 @@ DOCS = [
 
 
 @pytest.fixture
-def kb(db):
-    from knowledge import services as knowledge_services
-
-    def _make(tenant, docs=DOCS):
-        return [
-            knowledge_services.document_upsert(tenant=tenant, external_id=e, title=t, body=b, index_now=True)
-            for e, t, b in docs
-        ]
-
-    return _make
+def kb_docs():
+    """The documents ``kb(tenant)`` indexes for this suite."""
+    return DOCS
 
 
 @pytest.fixture
