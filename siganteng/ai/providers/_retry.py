@@ -9,10 +9,11 @@ backoff from ``settings.LLM_RETRY_BACKOFF`` seconds (jittered, capped at
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -88,6 +89,21 @@ def with_retries(call: Callable[[], T], *, to_error: Callable[[Exception], Provi
         )
         time.sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+@contextlib.contextmanager
+def mapped_errors(to_error: Callable[[Exception], ProviderError | None]) -> Iterator[None]:
+    """Inside the block (reading a reply or a stream), an SDK or transport exception
+    becomes the adapter's ProviderError through ``to_error``; a ProviderError, and anything
+    ``to_error`` does not know, passes through unchanged."""
+    try:
+        yield
+    except ProviderError:
+        raise
+    except Exception as exc:
+        if (error := to_error(exc)) is None:
+            raise
+        raise error from exc
 
 
 class ClientCache:

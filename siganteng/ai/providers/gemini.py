@@ -29,7 +29,13 @@ from siganteng.ai.base import (
     Usage,
     estimate_tokens,
 )
-from siganteng.ai.providers._retry import ClientCache, is_permanent_status, retry_after_seconds, with_retries
+from siganteng.ai.providers._retry import (
+    ClientCache,
+    is_permanent_status,
+    mapped_errors,
+    retry_after_seconds,
+    with_retries,
+)
 
 NAME = "gemini"
 #: v1beta carries every feature used here (JSON-schema tool parameters, JSON mode); pinned
@@ -246,13 +252,9 @@ class GeminiProvider:
             lambda: client.models.generate_content(model=model, contents=contents, config=config), to_error=to_error
         )
         acc = _Accumulator(request, model)
-        try:
+        with mapped_errors(to_error):
             acc.add(reply)
             return acc.response()
-        except Exception as exc:
-            if (error := to_error(exc)) is None:
-                raise
-            raise error from exc
 
     def stream(self, request: LLMRequest) -> Iterator[StreamEvent]:
         model, contents, config = self._prepare(request)
@@ -266,19 +268,13 @@ class GeminiProvider:
 
         chunks, first = with_retries(open_stream, to_error=to_error)
         acc = _Accumulator(request, model)
-        try:
+        with mapped_errors(to_error):
             pending = [first] if first is not None else []
             for chunk in _chain(pending, chunks):
                 text = acc.add(chunk)
                 if text:
                     yield StreamEvent(kind="delta", text=text)
             response = acc.response()
-        except ProviderError:
-            raise
-        except Exception as exc:
-            if (error := to_error(exc)) is None:
-                raise
-            raise error from exc
         yield StreamEvent(kind="done", text=response.text, response=response)
 
 

@@ -27,7 +27,13 @@ from siganteng.ai.base import (
     Usage,
     estimate_tokens,
 )
-from siganteng.ai.providers._retry import ClientCache, is_permanent_status, retry_after_seconds, with_retries
+from siganteng.ai.providers._retry import (
+    ClientCache,
+    is_permanent_status,
+    mapped_errors,
+    retry_after_seconds,
+    with_retries,
+)
 
 NAME = "openai"
 PLACEHOLDER_KEY = "sk-no-key-required"
@@ -165,14 +171,8 @@ class OpenAIProvider:
         params = build_params(request)
         client = self._client()
         completion = with_retries(lambda: client.chat.completions.create(**params), to_error=to_error)
-        try:
+        with mapped_errors(to_error):
             return self._response(completion, request)
-        except ProviderError:
-            raise
-        except Exception as exc:
-            if (error := to_error(exc)) is None:
-                raise
-            raise error from exc
 
     def _response(self, completion: Any, request: LLMRequest) -> LLMResponse:
         if not completion.choices:
@@ -202,31 +202,24 @@ class OpenAIProvider:
         text: list[str] = []
         calls: dict[int, dict[str, str]] = {}
         finish, model, usage = "stop", params["model"], None
-        try:
-            with chunks:
-                for chunk in chunks:
-                    model = chunk.model or model
-                    if chunk.usage is not None:
-                        usage = chunk.usage
-                    for choice in chunk.choices or []:
-                        delta = choice.delta
-                        if delta is not None and delta.content:
-                            text.append(delta.content)
-                            yield StreamEvent(kind="delta", text=delta.content)
-                        for tc in (delta.tool_calls if delta is not None else None) or []:
-                            slot = calls.setdefault(tc.index, {"id": "", "name": "", "arguments": ""})
-                            slot["id"] = tc.id or slot["id"]
-                            if tc.function is not None:
-                                slot["name"] = tc.function.name or slot["name"]
-                                slot["arguments"] += tc.function.arguments or ""
-                        if choice.finish_reason:
-                            finish = _FINISH.get(choice.finish_reason, choice.finish_reason)
-        except ProviderError:
-            raise
-        except Exception as exc:
-            if (error := to_error(exc)) is None:
-                raise
-            raise error from exc
+        with mapped_errors(to_error), chunks:
+            for chunk in chunks:
+                model = chunk.model or model
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                for choice in chunk.choices or []:
+                    delta = choice.delta
+                    if delta is not None and delta.content:
+                        text.append(delta.content)
+                        yield StreamEvent(kind="delta", text=delta.content)
+                    for tc in (delta.tool_calls if delta is not None else None) or []:
+                        slot = calls.setdefault(tc.index, {"id": "", "name": "", "arguments": ""})
+                        slot["id"] = tc.id or slot["id"]
+                        if tc.function is not None:
+                            slot["name"] = tc.function.name or slot["name"]
+                            slot["arguments"] += tc.function.arguments or ""
+                    if choice.finish_reason:
+                        finish = _FINISH.get(choice.finish_reason, choice.finish_reason)
         full = "".join(text)
         tool_calls = [
             ToolCall(id=c["id"] or f"call_{i}", name=c["name"], arguments=_arguments(c["arguments"]))
