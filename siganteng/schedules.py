@@ -10,26 +10,33 @@ to every schedule when it computes the next run).
 from __future__ import annotations
 
 import importlib
+from types import ModuleType
 
 from django.apps import apps
 from django.utils import timezone
+from django.utils.module_loading import module_has_submodule
 from django_q.models import Schedule
 
 LOCAL_APPS = ("siganteng", "tenants", "knowledge", "chat", "jobs", "followups")
 
 
+def app_submodule(label: str, name: str) -> ModuleType | None:
+    """The installed app's ``name`` module (``tasks``, ``seed``), or None when the app is
+    not installed or has none; an import error inside the module itself still raises."""
+    if not apps.is_installed(label):
+        return None
+    package = apps.get_app_config(label).module
+    if not module_has_submodule(package, name):
+        return None
+    return importlib.import_module(f"{package.__name__}.{name}")
+
+
 def declared_schedules() -> list[tuple[str, str, int]]:
     found: list[tuple[str, str, int]] = []
     for label in LOCAL_APPS:
-        if not apps.is_installed(label):
-            continue
-        try:
-            module = importlib.import_module(f"{label}.tasks")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{label}.tasks":
-                raise
-            continue
-        found.extend(getattr(module, "SCHEDULES", []))
+        module = app_submodule(label, "tasks")
+        if module is not None:
+            found.extend(getattr(module, "SCHEDULES", []))
     return found
 
 

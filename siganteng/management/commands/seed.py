@@ -3,15 +3,13 @@ one heartbeat, then each app's own seed. Running it again changes nothing."""
 
 from __future__ import annotations
 
-import importlib
-
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from siganteng.queue import enqueue
-from siganteng.schedules import ensure_schedules
+from siganteng.schedules import app_submodule, ensure_schedules
 from tenants.models import Tenant
 from tenants.services import FIRST_KEY_SCOPES, api_key_create
 
@@ -47,11 +45,8 @@ class Command(BaseCommand):
         enqueue("siganteng.tasks.heartbeat")
         self.stdout.write("Enqueued one cluster heartbeat.")
         for label in SEED_APPS:
-            try:
-                module = importlib.import_module(f"{label}.seed")
-            except ModuleNotFoundError as exc:
-                if exc.name != f"{label}.seed":
-                    raise
+            module = app_submodule(label, "seed")
+            if module is None:
                 continue
             self.stdout.write(f"Seeding {label}…")
             module.run(stdout=self.stdout)
