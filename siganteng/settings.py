@@ -127,6 +127,13 @@ else:
             "TEST": {"NAME": env_str("TEST_DB_NAME") or str(VAR_DIR / f"test-{os.getpid()}.sqlite3")},
         }
     }
+# PostgreSQL: the job runner's statements are prepared on the server once per connection
+# (siganteng/db.py); off for a pooler that cannot carry prepared statements. Django turns
+# psycopg's statement preparation off unless OPTIONS sets a threshold; its own cursors
+# bind on the client and never prepare either way, so this only reaches siganteng.db.
+DB_SERVER_PREPARE = env_bool("DB_SERVER_PREPARE", True)
+if DB_SERVER_PREPARE and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -388,6 +395,7 @@ JOBS_LEASE_SECONDS = env_int("JOBS_LEASE_SECONDS", 120, minimum=1)
 JOBS_WORKER_LEASE_SECONDS = env_int("JOBS_WORKER_LEASE_SECONDS", 300, minimum=1)
 JOBS_QUEUED_STALE_SECONDS = env_int("JOBS_QUEUED_STALE_SECONDS", 120, minimum=1)
 JOBS_MAX_ATTEMPTS = env_int("JOBS_MAX_ATTEMPTS", 3, minimum=1)
+JOBS_BATCH_MAX = env_int("JOBS_BATCH_MAX", 100, minimum=1)
 JOBS_RETRY_BACKOFF_SECONDS = env_float("JOBS_RETRY_BACKOFF_SECONDS", 10.0)
 JOBS_WEBHOOK_MAX_ATTEMPTS = env_int("JOBS_WEBHOOK_MAX_ATTEMPTS", 6, minimum=1)
 JOBS_WEBHOOK_BACKOFF_SECONDS = env_float("JOBS_WEBHOOK_BACKOFF_SECONDS", 30.0)

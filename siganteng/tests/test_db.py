@@ -1,0 +1,53 @@
+"""siganteng.db.query_one: one statement, its first row as a dict; prepared once per
+connection on PostgreSQL, and failing with Django's own exceptions."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from siganteng import db
+
+pytestmark = pytest.mark.django_db
+
+postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL prepares statements")
+
+
+def _prepared(fragment: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", [f"%{fragment}%"])
+        return cursor.fetchone()[0]
+
+
+def test_it_returns_the_first_row_by_column_name_or_none(tenant):
+    from tenants.models import Tenant
+
+    table = Tenant._meta.db_table
+    row = db.query_one(f'SELECT "id", "name" FROM "{table}" WHERE "id" = %s', [tenant.pk])
+    assert row == {"id": tenant.pk, "name": tenant.name}
+    assert db.query_one(f'SELECT "id" FROM "{table}" WHERE "id" = %s', ["nobody"]) is None
+    assert db.query_one(f'UPDATE "{table}" SET "name" = %s WHERE "id" = %s', ["Renamed", tenant.pk]) is None
+    tenant.refresh_from_db()
+    assert tenant.name == "Renamed"
+
+
+def test_it_raises_djangos_integrity_error_and_leaves_the_transaction_usable(tenant):
+    from tenants.models import Tenant
+
+    table = Tenant._meta.db_table
+    with pytest.raises(IntegrityError), transaction.atomic():
+        db.query_one(f'INSERT INTO "{table}" ("id") SELECT "id" FROM "{table}" WHERE "id" = %s', [tenant.pk])
+    assert Tenant.objects.filter(pk=tenant.pk).exists()
+
+
+@postgres_only
+def test_it_prepares_the_statement_once_per_connection(tenant, settings):
+    sql = 'SELECT "id" /* query_one prepared */ FROM "tenants_tenant" WHERE "id" = %s'
+    for _ in range(3):
+        assert db.query_one(sql, [tenant.pk]) == {"id": tenant.pk}
+    assert _prepared("query_one prepared") == 1
+
+    settings.DB_SERVER_PREPARE = False
+    unprepared = 'SELECT "id" /* query_one unprepared */ FROM "tenants_tenant" WHERE "id" = %s'
+    assert db.query_one(unprepared, [tenant.pk]) == {"id": tenant.pk}
+    assert _prepared("query_one unprepared") == 0
