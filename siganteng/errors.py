@@ -74,6 +74,33 @@ def _flatten(detail: Any) -> Any:
     return str(detail)
 
 
+def dotted_fields(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """A nested DRF error tree as flat field names: ``{"jobs": [{}, {"model": [...]}]}``
+    becomes ``{"jobs[1].model": [...]}``, so a client of a batch route can tell which
+    item and field to fix."""
+    if isinstance(detail, dict):
+        out: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            if key == "non_field_errors" and prefix:
+                name = prefix
+            elif isinstance(key, int):
+                name = f"{prefix}[{key}]"
+            else:
+                name = f"{prefix}.{key}" if prefix else str(key)
+            for field, messages in dotted_fields(value, name).items():
+                out.setdefault(field, []).extend(messages)
+        return out
+    if isinstance(detail, list):
+        if all(not isinstance(item, (dict, list)) for item in detail):
+            return {prefix or "non_field_errors": [str(item) for item in detail]} if detail else {}
+        out = {}
+        for i, item in enumerate(detail):
+            for field, messages in dotted_fields(item, f"{prefix}[{i}]").items():
+                out.setdefault(field, []).extend(messages)
+        return out
+    return {prefix or "non_field_errors": [str(detail)]}
+
+
 _CODES = {
     exceptions.NotAuthenticated: "not_authenticated",
     exceptions.AuthenticationFailed: "authentication_failed",
