@@ -65,11 +65,14 @@ TERMINAL_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)
 
 class Job(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="jobs")
+    # No single-column indexes on tenant or status: (tenant, -created_at) and
+    # (status, lease_expires_at) below lead with them, and every index is one more entry
+    # to write on each of a job's three state changes.
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="jobs", db_index=False)
     model = models.ForeignKey(AIModel, on_delete=models.PROTECT, related_name="jobs")
     prompt = models.TextField(blank=True)
     input_params = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
     progress_percent = models.PositiveSmallIntegerField(default=0)
     result = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)

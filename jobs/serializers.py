@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from rest_framework import serializers
 
 from jobs.models import AIModel, Artifact, BackgroundStatus, Job, JobEvent, JobStatus
@@ -69,6 +70,27 @@ class JobCreateInputSerializer(serializers.Serializer):
         if not isinstance(value, dict):
             raise serializers.ValidationError("Must be an object.")
         return value
+
+
+class JobBatchItemInputSerializer(JobCreateInputSerializer):
+    idempotency_key = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Same key and body → the same job; same key, other body → 409 (for the whole batch).",
+    )
+
+
+class JobBatchInputSerializer(serializers.Serializer):
+    jobs = JobBatchItemInputSerializer(many=True, min_length=1, max_length=settings.JOBS_BATCH_MAX)
+
+
+class JobBatchOutputSerializer(serializers.Serializer):
+    jobs = JobOutputSerializer(many=True)
+    replayed = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Positions of the jobs an idempotency key returned again."
+    )
 
 
 class JobListFilterSerializer(serializers.Serializer):

@@ -5,6 +5,7 @@ from jobs import views
 urlpatterns = [
     path("models", views.ModelListView.as_view(), name="models-list"),
     path("jobs/", views.JobListCreateView.as_view(), name="jobs-list"),
+    path("jobs/batch", views.JobBatchView.as_view(), name="jobs-batch"),
     path("jobs/upload-ticket", views.UploadTicketView.as_view(), name="jobs-upload-ticket"),
     path("jobs/<uuid:job_id>", views.JobDetailView.as_view(), name="jobs-detail"),
     path("jobs/<uuid:job_id>/events", views.JobEventListView.as_view(), name="jobs-events"),

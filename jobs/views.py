@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,6 +23,8 @@ from jobs.serializers import (
     BackgroundGenerateInputSerializer,
     BackgroundTaskOutputSerializer,
     DownloadOutputSerializer,
+    JobBatchInputSerializer,
+    JobBatchOutputSerializer,
     JobCreateInputSerializer,
     JobEventOutputSerializer,
     JobListFilterSerializer,
@@ -39,7 +42,7 @@ from jobs.serializers import (
 )
 from siganteng import storage
 from siganteng.api import get_or_404, get_owned_or_404
-from siganteng.errors import Conflict, ErrorSerializer
+from siganteng.errors import Conflict, ErrorSerializer, dotted_fields
 from siganteng.pagination import CreatedCursorPagination
 from tenants.auth import request_tenant
 
@@ -123,6 +126,31 @@ class JobListCreateView(APIView):
         )
         headers = {} if created else {"Idempotent-Replayed": "true"}
         return Response(JobOutputSerializer(job).data, status=status.HTTP_201_CREATED, headers=headers)
+
+
+class JobBatchView(APIView):
+    required_scope = "jobs"
+
+    @extend_schema(
+        operation_id="jobs_create_batch",
+        tags=["jobs"],
+        request=JobBatchInputSerializer,
+        responses={201: JobBatchOutputSerializer, **ERRORS},
+        description="Submit up to `JOBS_BATCH_MAX` (100) jobs in one request, all or nothing: one bad "
+        "item (a 400 naming `jobs[i].<field>`) or reused idempotency key (409) creates none. Each item "
+        "takes the fields of a single submission plus its own optional `idempotency_key`; the answer "
+        "lists the jobs in order, and `replayed` the positions a key returned again.",
+    )
+    def post(self, request: Request) -> Response:
+        data = JobBatchInputSerializer(data=request.data)
+        if not data.is_valid():
+            raise ValidationError(dotted_fields(data.errors))
+        submitted = services.job_submit_batch(tenant=request_tenant(request), items=data.validated_data["jobs"])
+        body = {
+            "jobs": [job for job, _ in submitted],
+            "replayed": [i for i, (_, created) in enumerate(submitted) if not created],
+        }
+        return Response(JobBatchOutputSerializer(body).data, status=status.HTTP_201_CREATED)
 
 
 class JobDetailView(APIView):

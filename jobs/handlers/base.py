@@ -37,7 +37,7 @@ class JobContext:
     model: Any
     prompt: str
     params: dict[str, Any]
-    inputs: Any = field(default_factory=list)  # input Artifact rows (a lazy queryset in the runner)
+    inputs: Any = field(default_factory=list)  # input Artifact rows (loaded on first use in the runner)
     report: Callable[[int, str], None] | None = None
     store: Callable[..., Any] | None = None
 

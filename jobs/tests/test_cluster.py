@@ -63,3 +63,24 @@ def test_it_recovers_a_job_whose_cluster_was_killed_mid_run(catalog, tenant, set
     completions = JobEvent.objects.filter(job=job, kind="status", status=JobStatus.SUCCEEDED).count()
     assert completions == 1
     assert JobEvent.objects.filter(job=job, data__reason="lease_expired").count() == 1
+
+
+def test_it_runs_a_submitted_batch_on_a_real_cluster_each_job_once(catalog, client_a):
+    """A batch's wake-ups go out together (one RPUSH on Redis) after the commit; every job
+    runs once: one RUNNING and one SUCCEEDED event each."""
+    with qcluster() as cluster:
+        resp = client_a.post(
+            "/api/v1/jobs/batch", {"jobs": [{"model": "echo", "prompt": f"b{i}"} for i in range(20)]}, format="json"
+        )
+        assert resp.status_code == 201, resp.json()
+        ids = [job["id"] for job in resp.json()["jobs"]]
+        wait_until(
+            lambda: Job.objects.filter(pk__in=ids, status=JobStatus.SUCCEEDED).count() == 20,
+            timeout=60,
+            message="the batch to finish",
+        )
+        kill_cluster(cluster)
+    for i, job_id in enumerate(ids):
+        assert Job.objects.get(pk=job_id).result == {"text": f"b{i}"}
+        statuses = list(JobEvent.objects.filter(job_id=job_id, kind="status").values_list("status", flat=True))
+        assert sorted(statuses) == sorted([JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.SUCCEEDED])
