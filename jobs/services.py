@@ -45,7 +45,7 @@ from jobs.models import (
 )
 from siganteng import db, storage, webhooks
 from siganteng.ai.base import ProviderError
-from siganteng.errors import ApiError, Conflict, field_error
+from siganteng.errors import ApiError, Conflict, dotted_fields, field_error
 from siganteng.http import OutboundError, check_url, fetch
 from siganteng.queue import enqueue, enqueue_many_now
 
@@ -340,7 +340,6 @@ def _plan(*, tenant, items: list[dict[str, Any]], batch: bool) -> list[_Planned]
     errors: dict[str, list[str]] = {}
     first_with_key: dict[str, int] = {}
     for i, (key, item) in enumerate(zip(keys, items, strict=True)):
-        label = f"jobs[{i}]." if batch else ""
         try:
             if key and key in first_with_key:
                 raise field_error("idempotency_key", f"Repeats the key of jobs[{first_with_key[key]}].")
@@ -356,12 +355,11 @@ def _plan(*, tenant, items: list[dict[str, Any]], batch: bool) -> list[_Planned]
             if key in existing:
                 job = existing[key]
                 if job.request_hash != digest:
+                    field = f"jobs[{i}].idempotency_key" if batch else "Idempotency-Key"
                     raise Conflict(
                         "This Idempotency-Key was used with a different request body.",
                         code="idempotency_key_reused",
-                        fields={
-                            f"{label}idempotency_key" if batch else "Idempotency-Key": ["Reused with a different body."]
-                        },
+                        fields={field: ["Reused with a different body."]},
                     )
                 planned.append(_Planned(existing=job))
                 continue
@@ -373,21 +371,14 @@ def _plan(*, tenant, items: list[dict[str, Any]], batch: bool) -> list[_Planned]
         except (exceptions.ValidationError, ApiError) as exc:
             if not batch:
                 raise
-            for name, messages in _error_fields(exc).items():
-                errors.setdefault(f"{label}{name}", []).extend(messages)
+            detail = exc.fields if isinstance(exc, ApiError) else exc.detail
+            for name, messages in dotted_fields(detail, f"jobs[{i}]").items():
+                errors.setdefault(name, []).extend(messages)
     if errors:
         raise ApiError(
             f"Invalid input: {', '.join(sorted(errors))}.", code="validation_error", status_code=400, fields=errors
         )
     return planned
-
-
-def _error_fields(exc: Exception) -> dict[str, list[str]]:
-    """The ``{field: [messages]}`` of a validation error raised for one item."""
-    detail = exc.fields if isinstance(exc, ApiError) else exc.detail
-    if not isinstance(detail, dict):
-        return {"non_field_errors": [str(d) for d in (detail if isinstance(detail, list) else [detail])]}
-    return {str(k): [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in detail.items()}
 
 
 def _plan_one(*, tenant, item: dict[str, Any], key: str, digest: str, model: AIModel | None, now) -> _Planned:
