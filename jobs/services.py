@@ -47,7 +47,7 @@ from siganteng import db, storage, webhooks
 from siganteng.ai.base import ProviderError
 from siganteng.errors import ApiError, Conflict, dotted_fields, field_error
 from siganteng.http import OutboundError, check_url, fetch
-from siganteng.queue import enqueue, enqueue_many_now
+from siganteng.queue import enqueue, enqueue_many
 
 logger = logging.getLogger(__name__)
 
@@ -183,13 +183,9 @@ def safe_filename(name: str) -> str:
 
 def _enqueue_run(*job_ids) -> None:
     """Wake a runner for each job once the current transaction commits."""
-    transaction.on_commit(lambda: _wake(job_ids))
-
-
-def _wake(job_ids) -> None:
     # save=False: the Job row and its events are the record; a Success row per run would
     # only cost the cluster's single monitor process an INSERT per job. Failures are kept.
-    enqueue_many_now(RUN_TASK, [(str(job_id),) for job_id in job_ids], save=False)
+    enqueue_many(RUN_TASK, [(str(job_id),) for job_id in job_ids], save=False)
 
 
 def _runner_id() -> str:

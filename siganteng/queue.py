@@ -70,3 +70,8 @@ def enqueue_many_now(func: str, arg_lists: list[tuple], **kwargs: Any) -> int:
         for pack in collector.packs:
             real.enqueue(pack)
     return len(collector.packs)
+
+
+def enqueue_many(func: str, arg_lists: list[tuple], **kwargs: Any) -> None:
+    """``enqueue_many_now`` once the current transaction commits, as ``enqueue`` does for one."""
+    transaction.on_commit(lambda: enqueue_many_now(func, arg_lists, **kwargs))
