@@ -91,15 +91,13 @@ def _event_params(event: dict[str, Any], now: dt.datetime) -> list[Any]:
 def _event(
     job_id, kind: str, *, status: str = "", progress: int | None = None, message: str = "", data: dict | None = None
 ) -> None:
-    """Append one event to the job's log (a plain INSERT: the log is append-only and
-    nothing reads the new row back)."""
-    event = {"kind": kind, "status": status, "progress_percent": progress, "message": message, "data": data}
-    with connection.cursor() as cursor:
-        cursor.execute(_INSERT_EVENT, [_prep(Job, "id", job_id), *_event_params(event, _now())])
+    """Append one event to the job's log."""
+    _events([job_id], {"kind": kind, "status": status, "progress_percent": progress, "message": message, "data": data})
 
 
 def _events(job_ids: list, event: dict[str, Any]) -> None:
-    """The same event appended to each job's log, in one round trip."""
+    """The same event appended to each job's log, in one round trip (a plain INSERT: the
+    log is append-only and nothing reads the new rows back)."""
     params = _event_params(event, _now())
     with connection.cursor() as cursor:
         cursor.executemany(_INSERT_EVENT, [[_prep(Job, "id", job_id), *params] for job_id in job_ids])
