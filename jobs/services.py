@@ -305,16 +305,14 @@ def _submit(*, tenant, items: list[dict[str, Any]], batch: bool) -> list[tuple[J
     """What ``job_submit`` and ``job_submit_batch`` share: every item validated before
     anything is written, then one transaction inserting all the jobs, their events and
     input artifacts, and the runners' wake-ups sent once it commits."""
-    for attempt in range(2):
-        planned = _plan(tenant=tenant, items=items, batch=batch)
-        try:
-            return _insert(tenant=tenant, planned=planned)
-        except IntegrityError:
-            # A concurrent request with one of these idempotency keys won the race: plan
-            # again, and that item replays its job.
-            if attempt or not any(item.get("idempotency_key") for item in items):
-                raise
-    raise AssertionError("unreachable")
+    try:
+        return _insert(tenant=tenant, planned=_plan(tenant=tenant, items=items, batch=batch))
+    except IntegrityError:
+        # A concurrent request with one of these idempotency keys won the race: plan
+        # again, and that item replays its job.
+        if not any(item.get("idempotency_key") for item in items):
+            raise
+        return _insert(tenant=tenant, planned=_plan(tenant=tenant, items=items, batch=batch))
 
 
 def _plan(*, tenant, items: list[dict[str, Any]], batch: bool) -> list[_Planned]:
