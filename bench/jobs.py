@@ -216,12 +216,12 @@ def phase(args: argparse.Namespace) -> dict:
                     items = [{"model": "echo", "prompt": "x"}] * min(args.batch, count - start)
                     r = c.post("/api/v1/jobs/batch", {"jobs": items}, content_type="application/json")
                     assert r.status_code == 201, r.content
-                count = 0
-            for _ in range(count):
-                if via == "api":
+            elif via == "api":
+                for _ in range(count):
                     r = c.post("/api/v1/jobs/", {"model": "echo", "prompt": "x"}, content_type="application/json")
                     assert r.status_code == 201, r.content
-                else:
+            else:
+                for _ in range(count):
                     services.job_submit(tenant=tenant, model_slug="echo", prompt="x")
             connection.close()
 
