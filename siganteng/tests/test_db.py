@@ -51,3 +51,13 @@ def test_it_prepares_the_statement_once_per_connection(tenant, settings):
     unprepared = 'SELECT "id" /* query_one unprepared */ FROM "tenants_tenant" WHERE "id" = %s'
     assert db.query_one(unprepared, [tenant.pk]) == {"id": tenant.pk}
     assert _prepared("query_one unprepared") == 0
+
+
+def test_execute_returns_how_many_rows_it_changed(tenant, other_tenant):
+    from tenants.models import Tenant
+
+    table = Tenant._meta.db_table
+    both = [tenant.pk, other_tenant.pk]
+    assert db.execute(f'UPDATE "{table}" SET "name" = %s WHERE "id" IN (%s, %s)', ["Both", *both]) == 2
+    assert db.execute(f'UPDATE "{table}" SET "name" = %s WHERE "id" = %s', ["None", "nobody"]) == 0
+    assert set(Tenant.objects.filter(pk__in=both).values_list("name", flat=True)) == {"Both"}
