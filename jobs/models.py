@@ -67,9 +67,11 @@ class Job(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # No single-column indexes on tenant or status: (tenant, -created_at) and
     # (status, lease_expires_at) below lead with them, and every index is one more entry
-    # to write on each of a job's three state changes.
+    # to write on each of a job's three state changes. None on model either: only the
+    # admin's model filter and deleting a model (refused while it has jobs) look jobs up
+    # by model alone.
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="jobs", db_index=False)
-    model = models.ForeignKey(AIModel, on_delete=models.PROTECT, related_name="jobs")
+    model = models.ForeignKey(AIModel, on_delete=models.PROTECT, related_name="jobs", db_index=False)
     prompt = models.TextField(blank=True)
     input_params = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
@@ -131,7 +133,8 @@ class JobEvent(models.Model):
     progress_percent = models.PositiveSmallIntegerField(null=True, blank=True)
     message = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Read through the job (its index on job_id), never by time across jobs: no index.
+    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["created_at", "pk"]
