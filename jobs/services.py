@@ -633,6 +633,7 @@ _CLAIM_SQL = f"""
 _CLAIM_SQL_RELAXED = _CLAIM_SQL.format(relaxed=f" AND {db.RELAXED_COMMIT}")
 _CLAIM_SQL = _CLAIM_SQL.format(relaxed="")
 _CLAIM_MODEL_FIELDS = [f for f in Job._meta.concrete_fields if f.name in _CLAIM_FIELDS]  # from_db wants model order
+_CLAIM_POSITIONS = [_CLAIM_FIELDS.index(f.name) for f in _CLAIM_MODEL_FIELDS]  # where each is in the returned row
 
 
 def _claim_in_one_statement(*, job_id, worker_id: str, lease_seconds: int) -> tuple[Job, str] | None:
@@ -643,18 +644,18 @@ def _claim_in_one_statement(*, job_id, worker_id: str, lease_seconds: int) -> tu
     token = uuid.uuid4().hex
     worker = worker_id[:200]
     lease_until = now + dt.timedelta(seconds=lease_seconds)
-    row = db.query_one(
+    row = db.fetch_one(
         _CLAIM_SQL if connection.in_atomic_block else _CLAIM_SQL_RELAXED,
         [token, lease_until, now, now, worker, Job._meta.pk.to_python(job_id), now, worker, now],
     )
     if row is None:
         return None
     values = [
-        f.from_db_value(row[f.column], None, connection) if hasattr(f, "from_db_value") else row[f.column]
-        for f in _CLAIM_MODEL_FIELDS
+        f.from_db_value(row[i], None, connection) if hasattr(f, "from_db_value") else row[i]
+        for f, i in zip(_CLAIM_MODEL_FIELDS, _CLAIM_POSITIONS, strict=True)
     ]
     job = Job.from_db(connection.alias, [f.attname for f in _CLAIM_MODEL_FIELDS], values)
-    job.model_kind = row["model_kind"]
+    job.model_kind = row[len(_CLAIM_FIELDS)]
     return job, token
 
 

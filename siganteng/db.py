@@ -33,18 +33,26 @@ again, as if its runner had died, and the reconciler wakes it) or a progress rep
 this kind of machine a synchronous commit took 0.23–0.37 ms and a relaxed one 0.11–0.12."""
 
 
-def query_one(sql: str, params: Sequence[Any]) -> dict[str, Any] | None:
+def fetch_one(sql: str, params: Sequence[Any]) -> tuple | None:
     """Run ``sql`` (``%s`` placeholders) on the default connection, inside whatever
-    transaction is open, and return its first row as ``{column: value}`` (None when it
-    returns no row). Values come as the driver loads them: JSON columns as text, so
-    callers turn them into Python values as the field's ``from_db_value`` would."""
+    transaction is open, and return its first row as a tuple, in the statement's column
+    order (None when it returns no row). Values come as the driver loads them: JSON
+    columns as text, so callers turn them into Python values as the field's
+    ``from_db_value`` would."""
     with _cursor() as (cursor, prepare):
         cursor.execute(sql, params, **prepare)
-        return _first(cursor)
+        pgresult = getattr(cursor, "pgresult", None)  # psycopg's: cheaper than building a description
+        if pgresult is not None:
+            from psycopg.pq import ExecStatus
+
+            returns_rows = pgresult.status == ExecStatus.TUPLES_OK
+        else:
+            returns_rows = cursor.description is not None
+        return cursor.fetchone() if returns_rows else None
 
 
 def execute(sql: str, params: Sequence[Any]) -> int:
-    """Run ``sql`` as :func:`query_one` does and return how many rows it changed (or, for
+    """Run ``sql`` as :func:`fetch_one` does and return how many rows it changed (or, for
     a statement ending in ``RETURNING``, returned)."""
     with _cursor() as (cursor, prepare):
         cursor.execute(sql, params, **prepare)
@@ -65,13 +73,3 @@ def _cursor():
         return
     with connection.cursor() as cursor:
         yield cursor, {}
-
-
-def _first(cursor) -> dict[str, Any] | None:
-    description = cursor.description  # built anew on each access
-    if description is None:
-        return None
-    row = cursor.fetchone()
-    if row is None:
-        return None
-    return dict(zip([col[0] for col in description], row, strict=True))

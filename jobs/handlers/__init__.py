@@ -7,6 +7,8 @@ worker fleet (jobs.worker) and only need a catalog row with ``runner=external``.
 
 from __future__ import annotations
 
+import functools
+
 from django.utils.module_loading import import_string
 
 from jobs.handlers.base import Handler
@@ -28,7 +30,10 @@ def kind_choices() -> list[tuple[str, str]]:
     return [(k, k) for k in (*HANDLERS, *EXTERNAL_KINDS)]
 
 
+@functools.cache
 def get_handler(kind: str) -> Handler:
+    """The kind's handler, imported on first use (resolved once per process: the lookup
+    cost more than the ``echo`` handler itself)."""
     try:
         return import_string(HANDLERS[kind])
     except KeyError:

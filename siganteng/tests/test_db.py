@@ -1,5 +1,6 @@
-"""siganteng.db.query_one: one statement, its first row as a dict; prepared once per
-connection on PostgreSQL, and failing with Django's own exceptions."""
+"""siganteng.db.fetch_one and execute: one statement, its first row as a tuple or its
+row count; prepared once per connection on PostgreSQL, and failing with Django's own
+exceptions."""
 
 from __future__ import annotations
 
@@ -19,14 +20,14 @@ def _prepared(fragment: str) -> int:
         return cursor.fetchone()[0]
 
 
-def test_it_returns_the_first_row_by_column_name_or_none(tenant):
+def test_it_returns_the_first_row_in_column_order_or_none(tenant):
     from tenants.models import Tenant
 
     table = Tenant._meta.db_table
-    row = db.query_one(f'SELECT "id", "name" FROM "{table}" WHERE "id" = %s', [tenant.pk])
-    assert row == {"id": tenant.pk, "name": tenant.name}
-    assert db.query_one(f'SELECT "id" FROM "{table}" WHERE "id" = %s', ["nobody"]) is None
-    assert db.query_one(f'UPDATE "{table}" SET "name" = %s WHERE "id" = %s', ["Renamed", tenant.pk]) is None
+    row = db.fetch_one(f'SELECT "id", "name" FROM "{table}" WHERE "id" = %s', [tenant.pk])
+    assert row == (tenant.pk, tenant.name)
+    assert db.fetch_one(f'SELECT "id" FROM "{table}" WHERE "id" = %s', ["nobody"]) is None
+    assert db.fetch_one(f'UPDATE "{table}" SET "name" = %s WHERE "id" = %s', ["Renamed", tenant.pk]) is None
     tenant.refresh_from_db()
     assert tenant.name == "Renamed"
 
@@ -36,21 +37,21 @@ def test_it_raises_djangos_integrity_error_and_leaves_the_transaction_usable(ten
 
     table = Tenant._meta.db_table
     with pytest.raises(IntegrityError), transaction.atomic():
-        db.query_one(f'INSERT INTO "{table}" ("id") SELECT "id" FROM "{table}" WHERE "id" = %s', [tenant.pk])
+        db.fetch_one(f'INSERT INTO "{table}" ("id") SELECT "id" FROM "{table}" WHERE "id" = %s', [tenant.pk])
     assert Tenant.objects.filter(pk=tenant.pk).exists()
 
 
 @postgres_only
 def test_it_prepares_the_statement_once_per_connection(tenant, settings):
-    sql = 'SELECT "id" /* query_one prepared */ FROM "tenants_tenant" WHERE "id" = %s'
+    sql = 'SELECT "id" /* fetch_one prepared */ FROM "tenants_tenant" WHERE "id" = %s'
     for _ in range(3):
-        assert db.query_one(sql, [tenant.pk]) == {"id": tenant.pk}
-    assert _prepared("query_one prepared") == 1
+        assert db.fetch_one(sql, [tenant.pk]) == (tenant.pk,)
+    assert _prepared("fetch_one prepared") == 1
 
     settings.DB_SERVER_PREPARE = False
-    unprepared = 'SELECT "id" /* query_one unprepared */ FROM "tenants_tenant" WHERE "id" = %s'
-    assert db.query_one(unprepared, [tenant.pk]) == {"id": tenant.pk}
-    assert _prepared("query_one unprepared") == 0
+    unprepared = 'SELECT "id" /* fetch_one unprepared */ FROM "tenants_tenant" WHERE "id" = %s'
+    assert db.fetch_one(unprepared, [tenant.pk]) == (tenant.pk,)
+    assert _prepared("fetch_one unprepared") == 0
 
 
 def test_execute_returns_how_many_rows_it_changed(tenant, other_tenant):
