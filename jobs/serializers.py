@@ -23,7 +23,7 @@ class ArtifactOutputSerializer(serializers.ModelSerializer):
 class JobOutputSerializer(serializers.ModelSerializer):
     model = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     kind = serializers.CharField(source="model.kind", read_only=True)
-    artifacts = ArtifactOutputSerializer(many=True, read_only=True)
+    artifacts = ArtifactOutputSerializer(many=True, read_only=True, source="artifact_list")
 
     class Meta:
         model = Job

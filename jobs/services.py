@@ -440,7 +440,7 @@ def _insert(*, tenant, planned: list[_Planned]) -> list[tuple[Job, bool]]:
                 ]
                 if artifacts:
                     Artifact.objects.bulk_create(artifacts)
-                _known_artifacts(p.job, artifacts)
+                p.job.new_artifacts = artifacts
             internal = [job.pk for job in jobs if job.model.runner == Runner.INTERNAL]
             if internal:
                 _enqueue_run(*internal)
@@ -516,15 +516,6 @@ def _insert_jobs_with_events(jobs: list[Job]) -> bool:
         job._state.adding = False
         job._state.db = connection.alias
     return True
-
-
-def _known_artifacts(job: Job, artifacts: list[Artifact]) -> None:
-    """A new job's artifacts are exactly the ones just created: fill ``job.artifacts`` the
-    way ``prefetch_related`` does, so answering with the job does not query them."""
-    qs = job.artifacts.all()
-    qs._result_cache = artifacts
-    qs._prefetch_done = True
-    job._prefetched_objects_cache = {"artifacts": qs}
 
 
 def job_cancel(*, job: Job) -> Job:
