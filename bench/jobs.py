@@ -353,7 +353,7 @@ def main() -> None:
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5"))
     parser.add_argument("--clients", type=int, default=2, help="threads submitting jobs")
     parser.add_argument("--batch", type=int, default=100, help="jobs per request on the batch route")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating bare / batch-route throughput runs")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating bare / batch-route throughput runs")
     parser.add_argument(
         "--redis-database-url",
         default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_jobs"),
