@@ -132,3 +132,13 @@ def test_only_transitions_outside_a_transaction_relax_their_commit():
         not in services._transition_sql(("progress_percent",), ("status",), "", "postgresql", False)[0]
     )
     assert db.RELAXED_COMMIT in services._CLAIM_SQL_RELAXED and db.RELAXED_COMMIT not in services._CLAIM_SQL
+
+
+def test_a_batch_of_external_jobs_only_goes_in_with_no_wake_up_time(tenant, catalog):
+    """Every job of the batch waits for a worker: the per-item wake-up times are all
+    empty, which the single statement must still take as timestamps."""
+    items = [{"model": "dreamfusion-sd", "prompt": "a chair"}, {"model": "dreamfusion-sd", "prompt": "a table"}]
+    jobs = [job for job, _ in services.job_submit_batch(tenant=tenant, items=items)]
+    stored = Job.objects.filter(pk__in=[j.pk for j in jobs])
+    assert sorted(stored.values_list("prompt", flat=True)) == ["a chair", "a table"]
+    assert list(stored.values_list("enqueued_at", flat=True)) == [None, None]
