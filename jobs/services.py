@@ -157,7 +157,9 @@ def _update_with_event(
     matched."""
     conn = connections[DEFAULT_DB_ALIAS]
     now = _now()
-    relaxed = not durable and conn.vendor == "postgresql" and not conn.in_atomic_block
+    # Only in autocommit: inside a transaction (atomic, or autocommit turned off) the
+    # setting would relax the whole transaction's commit.
+    relaxed = not durable and conn.vendor == "postgresql" and conn.get_autocommit()
     sql, fields, where_fields = _transition_sql(tuple(changes), tuple(where), extra_where, conn.vendor, relaxed)
     values = [*changes.values(), now]
     params = [f.get_db_prep_value(v, conn) for f, v in zip(fields, values, strict=True)]
@@ -627,18 +629,20 @@ _CLAIM_MODEL_FIELDS = [f for f in Job._meta.concrete_fields if f.name in _CLAIM_
 _CLAIM_POSITIONS = [_CLAIM_FIELDS.index(f.name) for f in _CLAIM_MODEL_FIELDS]  # where each is in the returned row
 
 
+def _claim_params(*, job_id, worker: str, lease_seconds: int) -> tuple[list, str]:
+    """``_CLAIM_SQL``'s parameters, and the new lease token among them."""
+    now = _now()
+    token = uuid.uuid4().hex
+    lease_until = now + dt.timedelta(seconds=lease_seconds)
+    return [token, lease_until, now, now, worker, Job._meta.pk.to_python(job_id), now, worker, now], token
+
+
 def _claim_in_one_statement(*, job_id, worker_id: str, lease_seconds: int) -> tuple[Job, str] | None:
     """PostgreSQL: the claim, its RUNNING event and the job's columns (with its model's
     kind) in one prepared statement (``_matches`` says why the status check is written
     as it is). The model and tenant rows load when a handler first uses them."""
-    now = _now()
-    token = uuid.uuid4().hex
-    worker = worker_id[:200]
-    lease_until = now + dt.timedelta(seconds=lease_seconds)
-    row = db.fetch_one(
-        _CLAIM_SQL if connection.in_atomic_block else _CLAIM_SQL_RELAXED,
-        [token, lease_until, now, now, worker, Job._meta.pk.to_python(job_id), now, worker, now],
-    )
+    params, token = _claim_params(job_id=job_id, worker=worker_id[:200], lease_seconds=lease_seconds)
+    row = db.fetch_one(_CLAIM_SQL_RELAXED if connection.get_autocommit() else _CLAIM_SQL, params)
     if row is None:
         return None
     values = [

@@ -107,7 +107,7 @@ def test_the_runner_outside_a_transaction_claims_reports_and_completes(tenant, c
     job, _ = services.job_submit(
         tenant=tenant, model_slug="echo", prompt="steps", input_params={"delay_seconds": 0.01, "steps": 2}
     )
-    assert not connection.in_atomic_block
+    assert connection.get_autocommit()
     assert services.job_run(job_id=str(job.pk)) == JobStatus.SUCCEEDED
     job.refresh_from_db()
     assert (job.status, job.attempts, job.progress_percent, job.result) == ("SUCCEEDED", 1, 100, {"text": "steps"})
@@ -142,3 +142,30 @@ def test_a_batch_of_external_jobs_only_goes_in_with_no_wake_up_time(tenant, cata
     stored = Job.objects.filter(pk__in=[j.pk for j in jobs])
     assert sorted(stored.values_list("prompt", flat=True)) == ["a chair", "a table"]
     assert list(stored.values_list("enqueued_at", flat=True)) == [None, None]
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_inside_a_transaction_leaves_its_commit_synchronous(tenant, catalog):
+    """``SET LOCAL`` from a relaxed statement would last until the surrounding transaction
+    ends; inside one, the claim takes its plain statement."""
+
+    def synchronous_commit() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return cursor.fetchone()[0]
+
+    first, _ = services.job_submit(tenant=tenant, model_slug="echo", prompt="one")
+    second, _ = services.job_submit(tenant=tenant, model_slug="echo", prompt="two")
+    transaction.set_autocommit(False)
+    try:
+        assert services.job_claim(job_id=str(first.pk)) is not None
+        assert synchronous_commit() == "on"
+        # what the relaxed statement would have done here
+        params, _ = services._claim_params(job_id=second.pk, worker="w", lease_seconds=60)
+        db.fetch_one(services._CLAIM_SQL_RELAXED, params)
+        assert synchronous_commit() == "off"
+        transaction.rollback()
+    finally:
+        transaction.set_autocommit(True)
+    assert synchronous_commit() == "on"
