@@ -157,13 +157,12 @@ def _update_with_event(
     matched."""
     conn = connections[DEFAULT_DB_ALIAS]
     now = _now()
-    # Only in autocommit: inside a transaction (atomic, or autocommit turned off) the
-    # setting would relax the whole transaction's commit.
-    relaxed = not durable and conn.vendor == "postgresql" and conn.get_autocommit()
+    relaxed = not durable and db.commit_can_relax()
     sql, fields, where_fields = _transition_sql(tuple(changes), tuple(where), extra_where, conn.vendor, relaxed)
     values = [*changes.values(), now]
     params = [f.get_db_prep_value(v, conn) for f, v in zip(fields, values, strict=True)]
-    params.append(Job._meta.pk.get_db_prep_value(job_id, conn))
+    pk = Job._meta.pk.get_db_prep_value(job_id, conn)
+    params.append(pk)
     params.extend(f.get_db_prep_value(v, conn) for f, v in zip(where_fields, where.values(), strict=True))
     params.extend(extra_params)
     event_params = _event_params(event, now, conn)
@@ -173,7 +172,7 @@ def _update_with_event(
         cursor.execute(sql, params)
         if cursor.rowcount != 1:
             return False
-        cursor.execute(_INSERT_EVENT, [Job._meta.pk.get_db_prep_value(job_id, conn), *event_params])
+        cursor.execute(_INSERT_EVENT, [pk, *event_params])
         return True
 
 
@@ -485,11 +484,7 @@ def _is_json(field) -> bool:
 
 
 def _array_type(field) -> str:
-    if _is_json(field):
-        return "text"
-    if field.is_relation:
-        return field.target_field.rel_db_type(connection)
-    return field.db_type(connection)
+    return "text" if _is_json(field) else field.db_type(connection)  # a foreign key's is its target's
 
 
 def _insert_jobs_with_events(jobs: list[Job]) -> bool:
@@ -600,7 +595,7 @@ def _claimable(now: dt.datetime):
 
 # What the internal runner reads of a job it claims; the rest of the row stays deferred.
 _CLAIM_FIELDS = ("id", "tenant", "model", "prompt", "input_params", "webhook_url", "attempts", "max_attempts", "status")
-_CLAIM_SQL = f"""
+_CLAIM_SQL_TEMPLATE = f"""
     WITH claimed AS (
         UPDATE "{_JOB}" AS j
            SET "status" = '{JobStatus.RUNNING}', "attempts" = j."attempts" + 1, "lease_token" = %s,
@@ -623,8 +618,8 @@ _CLAIM_SQL = f"""
 # WAL reaches the disk, the job is QUEUED again as if its runner had died, and the
 # reconciler wakes it. Its completion commits durably and, the WAL being flushed in order,
 # makes the claim durable with it. So the claim does not wait for the disk.
-_CLAIM_SQL_RELAXED = _CLAIM_SQL.format(relaxed=f" AND {db.RELAXED_COMMIT}")
-_CLAIM_SQL = _CLAIM_SQL.format(relaxed="")
+_CLAIM_SQL = _CLAIM_SQL_TEMPLATE.format(relaxed="")
+_CLAIM_SQL_RELAXED = _CLAIM_SQL_TEMPLATE.format(relaxed=f" AND {db.RELAXED_COMMIT}")
 _CLAIM_MODEL_FIELDS = [f for f in Job._meta.concrete_fields if f.name in _CLAIM_FIELDS]  # from_db wants model order
 _CLAIM_POSITIONS = [_CLAIM_FIELDS.index(f.name) for f in _CLAIM_MODEL_FIELDS]  # where each is in the returned row
 
@@ -642,7 +637,7 @@ def _claim_in_one_statement(*, job_id, worker_id: str, lease_seconds: int) -> tu
     kind) in one prepared statement (``_matches`` says why the status check is written
     as it is). The model and tenant rows load when a handler first uses them."""
     params, token = _claim_params(job_id=job_id, worker=worker_id[:200], lease_seconds=lease_seconds)
-    row = db.fetch_one(_CLAIM_SQL_RELAXED if connection.get_autocommit() else _CLAIM_SQL, params)
+    row = db.fetch_one(_CLAIM_SQL_RELAXED if db.commit_can_relax() else _CLAIM_SQL, params)
     if row is None:
         return None
     values = [

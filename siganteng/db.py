@@ -28,9 +28,18 @@ from inside the statement, so it costs no extra round trip; the session keeps it
 setting). A crash of the database server may then lose the last few hundred
 milliseconds of such commits, never corrupt anything, and never lose one that a later
 synchronous commit on the server already covered, since the WAL is flushed in order.
-Only for changes whose loss is repaired anyway: a runner's claim (the job is QUEUED
+Only where :func:`commit_can_relax`, and only for changes whose loss is repaired
+anyway: a runner's claim (the job is QUEUED
 again, as if its runner had died, and the reconciler wakes it) or a progress report. On
 this kind of machine a synchronous commit took 0.23–0.37 ms and a relaxed one 0.11–0.12."""
+
+
+def commit_can_relax() -> bool:
+    """Whether a statement run now may carry :data:`RELAXED_COMMIT`: only on PostgreSQL
+    and only in autocommit, where the statement is its own transaction. Inside a
+    transaction (an atomic block, or autocommit turned off) the setting would last until
+    that transaction ends and relax its whole commit."""
+    return connection.vendor == "postgresql" and connection.get_autocommit()
 
 
 def fetch_one(sql: str, params: Sequence[Any]) -> tuple | None:

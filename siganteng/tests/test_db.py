@@ -62,3 +62,15 @@ def test_execute_returns_how_many_rows_it_changed(tenant, other_tenant):
     assert db.execute(f'UPDATE "{table}" SET "name" = %s WHERE "id" IN (%s, %s)', ["Both", *both]) == 2
     assert db.execute(f'UPDATE "{table}" SET "name" = %s WHERE "id" = %s', ["None", "nobody"]) == 0
     assert set(Tenant.objects.filter(pk__in=both).values_list("name", flat=True)) == {"Both"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_commit_relaxes_only_in_autocommit_on_postgresql():
+    assert db.commit_can_relax() is (connection.vendor == "postgresql")
+    with transaction.atomic():
+        assert db.commit_can_relax() is False
+    transaction.set_autocommit(False)
+    try:
+        assert db.commit_can_relax() is False
+    finally:
+        transaction.set_autocommit(True)
