@@ -74,3 +74,85 @@ def test_a_commit_relaxes_only_in_autocommit_on_postgresql():
         assert db.commit_can_relax() is False
     finally:
         transaction.set_autocommit(True)
+
+
+# --- in autocommit on PostgreSQL: straight to libpq's PQexecPrepared ------------------------
+
+_TYPES_SQL = (
+    "SELECT \"id\", %s::uuid, %s::timestamptz, '{\"a\": [1, null]}'::jsonb, %s::int, NULL::text, %s || '%%' "
+    '/* direct types */ FROM "tenants_tenant" WHERE "id" = %s'
+)
+
+
+def _direct_statements(fragment: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'siganteng%%' AND statement LIKE %s",
+            [f"%{fragment}%"],
+        )
+        return cursor.fetchone()[0]
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_in_autocommit_it_runs_the_prepared_statement_directly_and_loads_values_as_a_cursor_would(tenant):
+    import datetime as dt
+    import uuid
+
+    params = [uuid.uuid4(), dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC), 7, "x", tenant.pk]
+    direct = db.fetch_one(_TYPES_SQL, params)
+    assert _direct_statements("direct types") == 1
+    with transaction.atomic():  # inside a transaction: a psycopg cursor
+        through_cursor = db.fetch_one(_TYPES_SQL, params)
+    assert direct == through_cursor == (tenant.pk, params[0], params[1], '{"a": [1, null]}', 7, None, "x%")
+    assert db.fetch_one(_TYPES_SQL, params) == direct
+    assert _direct_statements("direct types") == 1  # prepared once
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_parameters_of_other_types_get_their_own_prepared_statement(tenant):
+    sql = 'SELECT %s + 1 /* direct int sizes */ FROM "tenants_tenant" WHERE "id" = %s'
+    assert db.fetch_one(sql, [1, tenant.pk]) == (2,)
+    assert db.fetch_one(sql, [10**12, tenant.pk]) == (10**12 + 1,)  # int2 then int8: two statements
+    assert _direct_statements("direct int sizes") == 2
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_the_server_forgot_is_prepared_again(tenant):
+    sql = 'SELECT "name" /* direct forgotten */ FROM "tenants_tenant" WHERE "id" = %s'
+    assert db.fetch_one(sql, [tenant.pk]) == (tenant.name,)
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    assert db.fetch_one(sql, [tenant.pk]) == (tenant.name,)
+    assert _direct_statements("direct forgotten") == 1
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_direct_errors_are_djangos_and_the_connection_goes_on(tenant):
+    from django.db import ProgrammingError
+
+    from tenants.models import Tenant
+
+    table = Tenant._meta.db_table
+    with pytest.raises(IntegrityError):
+        db.execute(f'INSERT INTO "{table}" ("id") SELECT "id" FROM "{table}" WHERE "id" = %s', [tenant.pk])
+    assert connection.errors_occurred is False  # as after Django's own IntegrityError
+    with pytest.raises(ProgrammingError):
+        db.fetch_one('SELECT "no_such_column" FROM "tenants_tenant" WHERE "id" = %s', [tenant.pk])
+    assert connection.errors_occurred is True  # the worker's next task checks the connection first
+    assert db.execute(f'UPDATE "{table}" SET "name" = %s WHERE "id" = %s', ["After", tenant.pk]) == 1
+    assert Tenant.objects.get(pk=tenant.pk).name == "After"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inside_a_transaction_the_statement_is_part_of_it(tenant):
+    from tenants.models import Tenant
+
+    table = Tenant._meta.db_table
+    with pytest.raises(RuntimeError), transaction.atomic():
+        assert db.execute(f'UPDATE "{table}" SET "name" = %s WHERE "id" = %s', ["Rolled back", tenant.pk]) == 1
+        raise RuntimeError
+    assert Tenant.objects.get(pk=tenant.pk).name == tenant.name
