@@ -359,6 +359,11 @@ def main() -> None:
         default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_jobs"),
         help="database for the Redis run ('' for SQLite); the ORM run uses SQLite, the embedded default",
     )
+    parser.add_argument(
+        "--brokers",
+        default="redis,redis-defaults,orm",
+        help="which runs, comma-separated: redis, redis-defaults (bare tasks only), orm",
+    )
     parser.add_argument("--phase", choices=["orm", "redis", "redis-defaults"])
     args = parser.parse_args()
     if args.phase:
@@ -367,7 +372,7 @@ def main() -> None:
 
     results = []
     (BASE / "var" / "bench").mkdir(parents=True, exist_ok=True)
-    for broker in ("redis", "redis-defaults", "orm"):
+    for broker in [b for b in ("redis", "redis-defaults", "orm") if b in args.brokers.split(",")]:
         env = dict(os.environ)
         env.update(
             {
@@ -415,7 +420,8 @@ def main() -> None:
             raise SystemExit(f"{broker} phase failed")
         result = json.loads(proc.stdout.strip().splitlines()[-1])
         if broker == "redis-defaults":
-            results[-1]["bare_defaults"] = result["bare_defaults"]
+            if results and results[-1]["broker"] == "redis":
+                results[-1]["bare_defaults"] = result["bare_defaults"]
         else:
             results.append(result)
 
