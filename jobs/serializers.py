@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from rest_framework import serializers
 
@@ -104,6 +106,55 @@ class JobCreateInputSerializer(serializers.Serializer):
             raise serializers.ValidationError("Must be an object.")
         return value
 
+    def to_internal_value(self, data):
+        """The usual submission (a slug, a prompt, parameters; no webhook, inputs or
+        blank-padded key) checked directly, because DRF's field-by-field walk cost 0.1 ms
+        per item of a batch. Anything else, every invalid item included, takes the walk:
+        a test holds both to the same answers."""
+        plain = self._plain(data)
+        return plain if plain is not None else super().to_internal_value(data)
+
+    def _plain(self, data) -> dict | None:
+        if type(data) is not dict:
+            return None
+        model, prompt, params = data.get("model"), data.get("prompt", ""), data.get("input_params", _MISSING)
+        if (
+            type(model) is not str
+            or len(model) > 80
+            or not _SLUG.match(model)
+            or not _storable(prompt, 100_000)
+            or (params is not _MISSING and type(params) is not dict)
+            or data.get("webhook_url", "") != ""
+            or data.get("input_keys", _EMPTY) != _EMPTY
+        ):
+            return None
+        return {
+            "model": model,
+            "prompt": prompt,
+            "input_params": {} if params is _MISSING else params,
+            "webhook_url": "",
+            "input_keys": [],
+        }
+
+
+_MISSING = object()
+_EMPTY: list = []
+_SLUG = re.compile(r"[-a-zA-Z0-9_]+\Z")  # DRF's SlugField pattern
+
+
+def _storable(value, max_length: int) -> bool:
+    """A string DRF's CharField would take unchanged: within its length, with no NUL and
+    no unpaired surrogate (which cannot be encoded)."""
+    if type(value) is not str or len(value) > max_length or "\x00" in value:
+        return False
+    if value.isascii():
+        return True
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
 
 class JobBatchItemInputSerializer(JobCreateInputSerializer):
     idempotency_key = serializers.CharField(
@@ -113,6 +164,16 @@ class JobBatchItemInputSerializer(JobCreateInputSerializer):
         default="",
         help_text="Same key and body → the same job; same key, other body → 409 (for the whole batch).",
     )
+
+    def _plain(self, data) -> dict | None:
+        plain = super()._plain(data)
+        if plain is None:
+            return None
+        key = data.get("idempotency_key", "")
+        if not _storable(key, 200) or key != key.strip():  # DRF would trim it
+            return None
+        plain["idempotency_key"] = key
+        return plain
 
 
 class JobBatchInputSerializer(serializers.Serializer):
