@@ -87,3 +87,36 @@ def test_it_stops_the_cluster_and_fails_when_the_web_server_dies(tmp_path):
     assert proc.wait(timeout=30) != 0
     wait_until(lambda: not _alive(cluster), timeout=10, message="cluster to exit")
     assert "web process exited" in log.read_text()
+
+
+# A process that, like qcluster forking its sentinel, lets its first SIGTERM go by.
+_DEAF_ONCE = """
+import signal, sys, time
+seen = []
+def on_term(signum, frame):
+    seen.append(signum)
+    if len(seen) > 1:
+        sys.exit(0)
+signal.signal(signal.SIGTERM, on_term)
+print("ready", flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+
+@pytest.mark.parametrize("repeat", [True, False])
+def test_the_cluster_gets_its_sigterm_again_until_it_stops(repeat):
+    import time
+
+    from siganteng.management.commands.serve import _wait
+
+    proc = subprocess.Popen([sys.executable, "-c", _DEAF_ONCE], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        proc.send_signal(signal.SIGTERM)  # let go by
+        stopped = _wait(proc, time.monotonic() + 4, repeat=signal.SIGTERM if repeat else None)
+        assert stopped is repeat
+        assert (proc.returncode == 0) if repeat else (proc.poll() is None)
+    finally:
+        proc.kill()
+        proc.wait()

@@ -101,15 +101,31 @@ class Command(BaseCommand):
                 proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + grace
         for name, proc in children.items():
-            remaining = max(0.1, deadline - time.monotonic())
-            try:
-                proc.wait(timeout=remaining)
-            except subprocess.TimeoutExpired:
+            if not _wait(proc, deadline, repeat=signal.SIGTERM if name == "cluster" else None):
                 self.stderr.write(f"The {name} process did not stop within {grace:g} s; killing it.")
                 _signal_group(proc, signal.SIGKILL)
                 proc.wait(timeout=5)
             # Leftovers of the group (qcluster's worker processes) go too.
             _signal_group(proc, signal.SIGKILL)
+
+
+def _wait(proc: subprocess.Popen, deadline: float, repeat: int | None) -> bool:
+    """Wait for ``proc`` to exit by ``deadline``, sending ``repeat`` again every second.
+
+    qcluster drops a SIGTERM that arrives while it is forking its sentinel process
+    (django-q2's handler asks whether the sentinel is alive before it has a process handle
+    and, told no, does nothing), so a stop requested as the cluster starts would otherwise
+    wait for the SIGKILL. A repeated SIGTERM to a cluster already stopping changes nothing."""
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            proc.wait(timeout=max(0.1, min(1.0, remaining) if repeat else remaining))
+            return True
+        except subprocess.TimeoutExpired:
+            if remaining <= 1.0:
+                return False
+            if repeat and proc.poll() is None:
+                proc.send_signal(repeat)
 
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:
