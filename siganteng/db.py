@@ -50,7 +50,13 @@ def commit_can_relax() -> bool:
     and only in autocommit, where the statement is its own transaction. Inside a
     transaction (an atomic block, or autocommit turned off) the setting would last until
     that transaction ends and relax its whole commit."""
-    return connection.vendor == "postgresql" and connection.get_autocommit()
+    return _autocommit_on_postgresql(connections[DEFAULT_DB_ALIAS])
+
+
+def _autocommit_on_postgresql(wrapper) -> bool:
+    """Each statement its own transaction on PostgreSQL: where a commit may relax, and
+    where a statement may skip the cursor that would open a transaction."""
+    return wrapper.vendor == "postgresql" and wrapper.get_autocommit()
 
 
 def fetch_one(sql: str, params: Sequence[Any]) -> tuple | None:
@@ -95,9 +101,7 @@ def _direct():
     PostgreSQL with server-side preparation on, and only in autocommit (inside a
     transaction psycopg must send its BEGIN first, which its cursors do)."""
     wrapper = connections[DEFAULT_DB_ALIAS]  # once: each use of the proxy is a thread-local lookup
-    if wrapper.vendor != "postgresql" or not settings.DB_SERVER_PREPARE or not wrapper.get_autocommit():
-        return None
-    return wrapper
+    return wrapper if settings.DB_SERVER_PREPARE and _autocommit_on_postgresql(wrapper) else None
 
 
 class _Session:
@@ -147,14 +151,14 @@ def _exec_prepared(wrapper, sql: str, params: Sequence[Any]):
             name = session.names.get(key)
             if name is None:
                 name = f"siganteng_{next(session.numbers)}".encode()
-                _check(conn.pgconn.prepare(name, _numbered(sql), param_types=key[1]), errors, pq)
+                _check(conn.pgconn.prepare(name, _numbered(sql), param_types=key[1]))
                 session.names[key] = name
             result = conn.pgconn.exec_prepared(name, values, param_formats=transformer.formats)
             if result.error_field(pq.DiagnosticField.SQLSTATE) == b"26000":
                 # The server forgot the statement (DISCARD ALL, say): prepare it again, once.
                 session.names.clear()
                 continue
-            return _check(result, errors, pq), transformer
+            return _check(result), transformer
         raise errors.error_from_result(result, encoding="utf-8")
 
 
@@ -166,7 +170,8 @@ def _psycopg():
     return errors, pq, PyFormat
 
 
-def _check(result, errors, pq):
+def _check(result):
+    errors, pq, _ = _psycopg()
     if result.status not in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK):
         raise errors.error_from_result(result, encoding="utf-8")
     return result
