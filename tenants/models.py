@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -154,3 +155,58 @@ class ApiKey(models.Model):
         if self.expires_at is not None and self.expires_at <= timezone.now():
             return "expired"
         return "active"
+
+
+class Membership(models.Model):
+    """A user of the back-office working for one tenant, with a role.
+
+    *owner*: everything of the tenant (settings, keys, channels, tools, staff, knowledge,
+    follow-ups, jobs, conversations). *agent*: conversations and the inbox, follow-ups,
+    knowledge read-only. Platform superusers need no membership: they see every tenant.
+    """
+
+    OWNER = "owner"
+    AGENT = "agent"
+    ROLES = ((OWNER, "Owner"), (AGENT, "Agent"))
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=ROLES, default=AGENT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["tenant_id", "user_id"]
+        constraints = [models.UniqueConstraint(fields=["user", "tenant"], name="membership_user_tenant_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_role_display()} of {self.tenant_id}"
+
+
+class AuditEntry(models.Model):
+    """One staff action on a tenant's objects: who, when, what, and which fields changed.
+
+    Written only through :func:`tenants.audit.record`; never edited or deleted from the
+    back-office. ``changes`` holds field names and, for non-secret fields, the old and new
+    values; a secret field is recorded as changed without its value.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="audit_entries")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries"
+    )
+    actor_label = models.CharField(max_length=200, blank=True, help_text="Who acted, kept if the user is deleted.")
+    action = models.CharField(max_length=64, help_text="e.g. 'tenant.update', 'api_key.revoke'.")
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=200, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "-created_at"])]
+        verbose_name = "audit log entry"
+        verbose_name_plural = "audit log"
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_repr}"
