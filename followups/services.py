@@ -48,6 +48,26 @@ def effective_due_at(*, tenant: Tenant, due_at: dt.datetime, respect_working_hou
     return tenant.next_opening(due_at) or due_at
 
 
+# How far from now a follow-up may be due: a date outside this is a typo or a probe, and
+# the working-hours arithmetic is only meaningful well inside the calendar's ends.
+DUE_AT_MAX_AHEAD = dt.timedelta(days=5 * 366)
+DUE_AT_MAX_BEHIND = dt.timedelta(days=366)
+
+
+def check_due_at(due_at: dt.datetime) -> None:
+    """``due_at`` must carry an offset and lie within a year back (due at once) and five
+    years ahead; otherwise a 400 naming ``due_at``."""
+    if due_at.tzinfo is None:
+        raise field_error("due_at", "Include a timezone offset, e.g. 2026-11-23T09:00:00+07:00.")
+    now = timezone.now()
+    try:
+        in_range = now - DUE_AT_MAX_BEHIND <= due_at <= now + DUE_AT_MAX_AHEAD
+    except OverflowError:
+        in_range = False
+    if not in_range:
+        raise field_error("due_at", "due_at must be within one year in the past and five years from now.")
+
+
 def followup_schedule(
     *,
     tenant: Tenant,
@@ -70,8 +90,7 @@ def followup_schedule(
             return existing, False
     if bool(text.strip()) == bool(prompt.strip()):
         raise field_error("text", "Give either text or prompt (exactly one).")
-    if due_at.tzinfo is None:
-        raise field_error("due_at", "Include a timezone offset, e.g. 2026-11-23T09:00:00+07:00.")
+    check_due_at(due_at)
     if conversation is not None:
         channel = channel or conversation.channel_ref
         if channel is None:
@@ -137,6 +156,7 @@ def followups_cancel_on_reply(*, conversation: Conversation) -> int:
 def followup_reschedule(*, followup: FollowUp, due_at: dt.datetime) -> FollowUp:
     """Schedule again (staff): any state but SENT and an in-flight SENDING. Attempts and
     the review flag reset; bubbles already composed are kept for the new attempt."""
+    check_due_at(due_at)
     when = effective_due_at(tenant=followup.tenant, due_at=due_at, respect_working_hours=followup.respect_working_hours)
     changed = FollowUp.objects.filter(~Q(status__in=[S.SENT, S.SENDING]), pk=followup.pk).update(
         status=S.SCHEDULED,
