@@ -409,6 +409,13 @@ KB_CHUNK_TARGET_TOKENS = env_int("KB_CHUNK_TARGET_TOKENS", 200, minimum=20)
 KB_CHUNK_OVERLAP_TOKENS = env_int("KB_CHUNK_OVERLAP_TOKENS", 30, minimum=0)
 KB_EMBED_BATCH = env_int("KB_EMBED_BATCH", 32, minimum=1)
 KB_UPLOAD_MAX_BYTES = env_int("KB_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
+# Zip-based documents (.docx) are refused before parsing when they would inflate past this
+# many bytes or hold more members; the same byte limit caps the text taken from a PDF.
+KB_ARCHIVE_MAX_BYTES = env_int("KB_ARCHIVE_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
+KB_ARCHIVE_MAX_MEMBERS = env_int("KB_ARCHIVE_MAX_MEMBERS", 1000, minimum=10)
+# A document still PENDING this long after its last change lost its ingestion wake-up
+# (a worker died): the reconciler queues it again.
+KB_PENDING_RECOVER_AFTER = env_int("KB_PENDING_RECOVER_AFTER", 300, minimum=30)
 KB_SOURCE_MAX_BYTES = env_int("KB_SOURCE_MAX_BYTES", 2 * 1024 * 1024, minimum=1)
 KB_SOURCE_TIMEOUT = env_float("KB_SOURCE_TIMEOUT", 10.0)
 KB_SOURCE_MAX_ITEMS = env_int("KB_SOURCE_MAX_ITEMS", 50, minimum=1)
