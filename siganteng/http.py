@@ -20,7 +20,9 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -146,14 +148,27 @@ def _pinned(url: str, address: str) -> tuple[str, dict[str, str], dict[str, Any]
     return parts._replace(netloc=netloc).geturl(), {"Host": parts.netloc.rpartition("@")[2]}, extensions
 
 
-_client: httpx.Client | None = None
+# One client (connection pool) per host name. Requests connect to checked addresses, so
+# pools are keyed by address; a pool per name keeps a TLS connection made for one name
+# (its server name and certificate) from being reused for another name on the same
+# address. Past a bound the least recently used pool is dropped (not closed: a request
+# on another thread may still be reading from it; its sockets close when it is freed).
+_MAX_CLIENTS = 64
+_clients: OrderedDict[str, httpx.Client] = OrderedDict()
+_clients_lock = threading.Lock()
 
 
-def _http_client() -> httpx.Client:
-    global _client
-    if _client is None:
-        _client = httpx.Client(follow_redirects=False, limits=httpx.Limits(max_connections=100))
-    return _client
+def _http_client(host: str = "") -> httpx.Client:
+    with _clients_lock:
+        client = _clients.get(host)
+        if client is not None:
+            _clients.move_to_end(host)
+            return client
+        client = httpx.Client(follow_redirects=False, limits=httpx.Limits(max_connections=100))
+        _clients[host] = client
+        while len(_clients) > _MAX_CLIENTS:
+            _clients.popitem(last=False)
+        return client
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:
@@ -182,7 +197,7 @@ def _one_request(
         address = check_url(current, allow_private=allow_private)
         target, host_header, extensions = _pinned(current, address) if address else (current, {}, {})
         try:
-            with _http_client().stream(
+            with _http_client(urlsplit(current).hostname or "").stream(
                 method,
                 target,
                 headers={**headers, **host_header},
