@@ -189,6 +189,11 @@ def server_error_view(request: HttpRequest) -> JsonResponse:
 
 
 def bad_request_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """Django's 400 for views outside DRF (channel webhooks, pages). A body over
+    ``DATA_UPLOAD_MAX_MEMORY_SIZE`` reaches Django as a SuspiciousOperation too, and is
+    answered 413 as the API answers it."""
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse(error_body("request_too_large", "Request body too large."), status=413)
     return JsonResponse(error_body("bad_request", "Bad request."), status=400)
 
 
