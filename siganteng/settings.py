@@ -243,14 +243,17 @@ TELEGRAM_API_BASE = env_str("TELEGRAM_API_BASE", "https://api.telegram.org").rst
 WHATSAPP_API_BASE = env_str("WHATSAPP_API_BASE", "https://graph.facebook.com").rstrip("/")
 WHATSAPP_API_VERSION = env_str("WHATSAPP_API_VERSION", "v21.0")
 CHANNEL_TIMEOUT = env_float("CHANNEL_TIMEOUT", 10.0)
-FOLLOWUP_LEASE_SECONDS = env_int("FOLLOWUP_LEASE_SECONDS", 600, minimum=10)
+# A delivery renews its lease every third of this while it runs (siganteng.leases); a
+# dead worker's follow-up is taken back by the reconciler within about this long.
+FOLLOWUP_LEASE_SECONDS = env_int("FOLLOWUP_LEASE_SECONDS", 30, minimum=3)
 FOLLOWUP_MAX_ATTEMPTS = env_int("FOLLOWUP_MAX_ATTEMPTS", 5, minimum=1)
 FOLLOWUP_RETRY_BASE_SECONDS = env_float("FOLLOWUP_RETRY_BASE_SECONDS", 30.0)
 FOLLOWUP_DISPATCH_BATCH = env_int("FOLLOWUP_DISPATCH_BATCH", 500, minimum=1)
-# The scheduled dispatcher runs once a minute (django-q2's finest schedule); it keeps
-# claiming for this many seconds so follow-ups go out within ~a second of being due.
+# `serve` (and compose) run a dedicated dispatcher polling every FOLLOWUP_DISPATCH_INTERVAL
+# seconds; the once-a-minute scheduled pass is the fallback, and may keep polling for
+# FOLLOWUP_DISPATCH_LOOP_SECONDS where no dedicated dispatcher runs.
 FOLLOWUP_DISPATCH_LOOP_SECONDS = env_float("FOLLOWUP_DISPATCH_LOOP_SECONDS", 0.0)
-FOLLOWUP_DISPATCH_INTERVAL = env_float("FOLLOWUP_DISPATCH_INTERVAL", 1.0)
+FOLLOWUP_DISPATCH_INTERVAL = env_float("FOLLOWUP_DISPATCH_INTERVAL", 0.5)
 
 # --- Authentication and API --------------------------------------------------------
 # The admin shows a new API key once in a message: keep messages in a signed cookie so
