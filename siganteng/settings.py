@@ -207,6 +207,9 @@ STORAGES = {
 }
 SIGNED_URL_MAX_AGE = env_int("SIGNED_URL_MAX_AGE", 3600, minimum=1)
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
+# Seconds a request body may stall between bytes before the read fails (siganteng/wsgi.py),
+# so a slow client cannot hold a web worker thread; 0 turns the limit off.
+WEB_BODY_TIMEOUT = env_float("WEB_BODY_TIMEOUT", 10.0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024, minimum=1)
 
 # --- HTTP, CORS, security ----------------------------------------------------------------

@@ -73,3 +73,56 @@ def test_an_oversized_chunked_body_is_413_in_the_error_shape(gunicorn, tenant, m
     assert resp.status_code == 413
     assert resp.json()["error"]["code"] == "request_too_large"
     assert not Document.objects.exists()
+
+
+def test_a_stalled_body_frees_the_only_thread_after_the_body_timeout(tenant, make_key):
+    """One worker, one thread: a client that stops sending its body mid-way would hold
+    the thread (and /healthz) until it disconnected; with the body timeout it is answered
+    and the thread serves others."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "siganteng.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--worker-class",
+            "gthread",
+            "--workers",
+            "1",
+            "--threads",
+            "1",
+        ],
+        env=subprocess_env(ALLOWED_HOSTS="127.0.0.1", WEB_BODY_TIMEOUT="1"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _up(url), timeout=30, message="gunicorn to answer")
+        slow = socket.create_connection(("127.0.0.1", port))
+        slow.sendall(
+            b"POST /api/v1/kb/upsert HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"X-API-Key: " + make_key(tenant).encode() + b'\r\nContent-Length: 1000\r\n\r\n{"external_id":'
+        )
+        # The stalled client is answered, with a client error, while it still holds the socket open.
+        slow.settimeout(15)
+        answer = slow.recv(200)
+        assert answer.startswith(b"HTTP/1.1 408"), answer
+        assert httpx.get(f"{url}/healthz", timeout=15).status_code == 200
+        slow.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert not Document.objects.exists()
+
+
+def _up(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
