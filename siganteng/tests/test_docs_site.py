@@ -5,6 +5,7 @@ their merge (its ``validation.nav.not_found`` is ``info`` for them; ``mkdocs bui
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -62,3 +63,14 @@ def test_every_adr_is_numbered_and_has_the_four_parts():
         for part in ("## Context", "## Decision", "## Consequences", "## Alternatives"):
             assert part in text, f"{path.name} has no {part!r}"
         assert f"]({path.name})" in index, f"{path.name} is not listed in docs/adr/index.md"
+
+
+def test_the_readme_stays_short_and_its_links_resolve():
+    readme = (BASE_DIR / "README.md").read_text()
+    assert len(readme.splitlines()) <= 200, "README.md is the front page: keep it to about 200 lines"
+    assert "make run" in readme.split("\n## ", 1)[0] and "make test" in readme.split("\n## ", 1)[0]
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", readme)
+    local = [target for target in targets if "://" not in target]
+    assert local, "the README links into docs/"
+    broken = [target for target in local if not (BASE_DIR / target).exists()]
+    assert not broken, f"README.md links to missing files: {broken}"
