@@ -111,8 +111,8 @@ else:
                 # WAL lets readers and one writer work at once; the busy timeout makes a
                 # second writer wait instead of failing, and IMMEDIATE transactions take
                 # the write lock up front so a read-then-write never deadlocks. Without
-                # these a django-q2 cluster lost 12-16 % of task results to "database is
-                # locked" on this kind of machine (docs/adr/0003-embedded-default.md).
+                # them a django-q2 cluster loses task results to "database is locked"
+                # (docs/adr/0003-embedded-default.md).
                 "init_command": (
                     "PRAGMA journal_mode=WAL;"
                     "PRAGMA synchronous=NORMAL;"
@@ -128,13 +128,12 @@ else:
             "TEST": {"NAME": env_str("TEST_DB_NAME") or str(VAR_DIR / f"test-{os.getpid()}.sqlite3")},
         }
     }
-# PostgreSQL: the job runner's statements are prepared on the server once per connection
-# (siganteng/db.py); off for a pooler that cannot carry prepared statements. Django turns
-# psycopg's statement preparation off unless OPTIONS sets a threshold; its own cursors
-# bind on the client and never prepare either way, so this only reaches siganteng.db.
-DB_SERVER_PREPARE = env_bool("DB_SERVER_PREPARE", True)
-if DB_SERVER_PREPARE and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
+# PostgreSQL: psycopg prepares a statement on the server once it has run this many times
+# on a connection (its own ``prepare_threshold``). 0, the default, never prepares: named
+# prepared statements collide behind a pooler in transaction mode (PgBouncer before 1.21).
+DB_PREPARE_THRESHOLD = env_int("DB_PREPARE_THRESHOLD", 0, minimum=0)
+if DB_PREPARE_THRESHOLD and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = DB_PREPARE_THRESHOLD
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
