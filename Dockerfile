@@ -19,7 +19,7 @@ COPY . .
 # Static files are collected at build time and served by WhiteNoise from every web process.
 RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
     && useradd --system --uid 10001 --home-dir /app siganteng \
-    && mkdir -p /app/var \
+    && mkdir -p /app/var/metrics \
     && chown -R siganteng /app/var
 
 USER siganteng

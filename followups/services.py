@@ -28,6 +28,7 @@ from chat.channels.registry import transport_class
 from chat.channels.services import channel_send, conversation_for
 from chat.models import Channel, Conversation, Message
 from followups.models import FollowUp
+from siganteng import metrics
 from siganteng.errors import Conflict, field_error
 from siganteng.queue import enqueue_now
 from tenants.models import Tenant
@@ -303,6 +304,7 @@ def followup_deliver(*, followup_id: str, token: str) -> str:
         return _after_error(followup, token, exc)
 
     sent_at = timezone.now()
+    metrics.followup_lateness(seconds=(sent_at - followup.due_at).total_seconds())
     if message is None:
         message = Message.objects.create(
             tenant=followup.tenant,

@@ -5,7 +5,8 @@ transports, knowledge sources) goes through :func:`fetch`: a timeout always, a c
 the response size, retries with backoff on transient failures (network errors, 408, 429
 and 5xx, honouring ``Retry-After``), a User-Agent, redirects followed by hand so each hop
 is checked, and a guard that refuses loopback, private, link-local and other non-public
-addresses unless ``OUTBOUND_ALLOW_PRIVATE`` is on (development and tests).
+addresses unless ``OUTBOUND_ALLOW_PRIVATE`` is on (development and tests), and the
+current request id as ``X-Request-Id``.
 
 The guard resolves the host name and checks every address it resolves to. A host that
 changes its DNS answer between the check and the connect (DNS rebinding) is not covered;
@@ -24,6 +25,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 from django.conf import settings
+
+from siganteng.middleware import current_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -212,6 +215,10 @@ def fetch(
     import json as _json
 
     send_headers = {"User-Agent": settings.OUTBOUND_USER_AGENT}
+    request_id = current_request_id()
+    if request_id != "-":
+        # The receiver (a tenant's webhook, a tool) can match its logs to ours.
+        send_headers["X-Request-Id"] = request_id
     if json is not None:
         content = _json.dumps(json, separators=(",", ":"), ensure_ascii=False).encode()
         send_headers["Content-Type"] = "application/json"

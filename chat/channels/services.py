@@ -15,8 +15,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chat.channels import registry
-from chat.channels.base import ConfigError, InboundMessage, OnSent, Outbound, TransportError
+from chat.channels.base import ConfigError, DeliverySkipped, InboundMessage, OnSent, Outbound, TransportError
 from chat.models import Channel, Conversation, InboundEvent, Message
+from siganteng import metrics
 from siganteng.errors import ApiError
 from siganteng.queue import enqueue
 from tenants.models import Tenant
@@ -104,10 +105,19 @@ def channel_send(*, channel: Channel, outbound: Outbound, start: int = 0, on_sen
             f"The channel is disabled: {channel.disabled_reason or 'by staff'}", permanent=True, code="channel_disabled"
         )
     try:
-        return registry.transport_for(channel).deliver(outbound, start=start, on_sent=on_sent)
+        ids = registry.transport_for(channel).deliver(outbound, start=start, on_sent=on_sent)
+    except DeliverySkipped:
+        metrics.channel_send(kind=channel.kind, outcome="skipped")
+        raise
     except TransportError as exc:
+        metrics.channel_send(kind=channel.kind, outcome=exc.code or "error")
         channel_record_error(channel_id=channel.pk, error=exc)
         raise
+    metrics.channel_send(kind=channel.kind, outcome="sent")
+    logger.info(
+        "Sent %d message(s) through %s channel %s (%s).", len(ids), channel.kind, channel.pk, outbound.reference
+    )
+    return ids
 
 
 def channel_send_test(*, channel: Channel, recipient: str = "") -> list[str]:
