@@ -8,6 +8,7 @@ inbound reply) decides about retrying.
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,8 +16,17 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chat.channels import registry
-from chat.channels.base import ConfigError, DeliverySkipped, InboundMessage, OnSent, Outbound, TransportError
-from chat.models import Channel, Conversation, InboundEvent, Message
+from chat.channels.base import (
+    ConfigError,
+    DeliverySkipped,
+    InboundMessage,
+    InboundRating,
+    OnSent,
+    Outbound,
+    TransportError,
+)
+from chat.feedback import feedback_record
+from chat.models import Channel, Conversation, Feedback, InboundEvent, Message
 from siganteng import metrics
 from siganteng.errors import ApiError
 from siganteng.queue import enqueue
@@ -192,3 +202,31 @@ def inbound_accept(*, channel: Channel, message: InboundMessage) -> Accepted:
     except IntegrityError:
         return Accepted(event_id=None, duplicate=True)
     return Accepted(event_id=event.pk, duplicate=False)
+
+
+def inbound_rate(*, channel: Channel, rating: InboundRating) -> Feedback | None:
+    """Record a customer's tap on a rating button. Only an answer in that customer's own
+    conversation on this channel can be rated; anything else (a forged or stale button)
+    is ignored, so a payload naming another customer's message changes nothing."""
+    message_id = _uuid_or_none(rating.message_id)
+    message = (
+        Message.objects.filter(
+            pk=message_id,
+            tenant=channel.tenant,
+            role="assistant",
+            conversation__channel_ref=channel,
+            conversation__user_id=rating.user_id,
+        ).first()
+        if message_id
+        else None
+    )
+    if message is None:
+        return None
+    return feedback_record(tenant=channel.tenant, message=message, value=rating.value, source=channel.kind)
+
+
+def _uuid_or_none(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        return None

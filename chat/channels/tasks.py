@@ -66,6 +66,7 @@ def reply_inbound(event_id: int) -> str:
                 bubbles=list(result.bubbles),
                 conversation=conversation,
                 reference=f"msg_{result.message.pk}",
+                rate_message_id=str(result.message.pk),
             ),
         )
     except (TransportError, DeliverySkipped) as exc:
