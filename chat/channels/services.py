@@ -8,7 +8,6 @@ inbound reply) decides about retrying.
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +27,7 @@ from chat.channels.base import (
 from chat.feedback import feedback_record
 from chat.models import Channel, Conversation, Feedback, InboundEvent, Message
 from siganteng import metrics
+from siganteng.api import parse_uuid
 from siganteng.errors import ApiError
 from siganteng.queue import enqueue
 from tenants.models import Tenant
@@ -208,7 +208,7 @@ def inbound_rate(*, channel: Channel, rating: InboundRating) -> Feedback | None:
     """Record a customer's tap on a rating button. Only an answer in that customer's own
     conversation on this channel can be rated; anything else (a forged or stale button)
     is ignored, so a payload naming another customer's message changes nothing."""
-    message_id = _uuid_or_none(rating.message_id)
+    message_id = parse_uuid(rating.message_id)
     message = (
         Message.objects.filter(
             pk=message_id,
@@ -223,10 +223,3 @@ def inbound_rate(*, channel: Channel, rating: InboundRating) -> Feedback | None:
     if message is None:
         return None
     return feedback_record(tenant=channel.tenant, message=message, value=rating.value, source=channel.kind)
-
-
-def _uuid_or_none(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except (ValueError, TypeError, AttributeError):
-        return None

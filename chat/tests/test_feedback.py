@@ -56,3 +56,23 @@ def test_another_tenants_answer_is_404(client_a, client_b):
     assert _rate(client_b, "not-a-uuid", value="down").status_code == 404
     assert not Feedback.objects.exists()
     assert Message.objects.filter(pk=answer["message_id"]).exists()
+
+
+def test_staff_rate_in_the_playground_and_see_ratings_in_the_admin(client, tenant):
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_user("staff", password="pw-for-tests-1", is_staff=True, is_superuser=True))
+    first = client.post("/playground/", {"tenant": tenant.pk, "user_id": "pg", "text": "Shipping?"})
+    conversation = first.context["conversation"]
+    answer = Message.objects.get(conversation=conversation, role="assistant")
+    form = {"tenant": tenant.pk, "user_id": "pg", "conversation_id": str(conversation.pk), "rate": str(answer.pk)}
+    page = client.post("/playground/", {**form, "value": "down"})
+    assert page.status_code == 200 and 'class="thumb chosen">👎' in page.content.decode().replace("\n", "")
+    assert Feedback.objects.get(message=answer).source == "playground"
+    # A bad value is reported on the page, not stored, never a 500.
+    assert client.post("/playground/", {**form, "value": "meh"}).status_code == 200
+    assert Feedback.objects.get(message=answer).value == "down"
+
+    html = client.get(f"/admin/chat/conversation/{conversation.pk}/change/").content.decode()
+    assert "👎 (playground)" in html
+    assert "👎 (playground)" in client.get("/admin/chat/message/").content.decode()
