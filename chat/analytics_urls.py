@@ -1,0 +1,7 @@
+from django.urls import path
+
+from chat import analytics_views
+
+urlpatterns = [
+    path("", analytics_views.analytics_page, name="analytics"),
+]
