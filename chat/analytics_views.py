@@ -1,20 +1,23 @@
-"""The back-office analytics page (/admin/analytics/): one tenant's agent at a glance,
-for the tenant chosen in the back-office (tenants.staff.current_tenant)."""
+"""The back-office analytics pages, for the tenant chosen in the back-office
+(tenants.staff.current_tenant): the agent at a glance (/admin/analytics/) and the
+knowledge gaps (/admin/analytics/gaps/)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from chat import analytics, charts
+from chat import analytics, charts, gaps
 from chat.models import CONVERSATION_CHANNELS
-from tenants.staff import current_tenant
+from tenants.models import Membership
+from tenants.staff import current_tenant, role_for
 
 DEFAULT_DAYS = 30
 
@@ -73,3 +76,23 @@ def analytics_page(request: HttpRequest) -> HttpResponse:
             ),
         }
     return render(request, "chat/analytics.html", context)
+
+
+@staff_member_required
+def gaps_page(request: HttpRequest) -> HttpResponse:
+    """Knowledge gaps of the current tenant; an owner may mark one resolved (POST)."""
+    tenant = current_tenant(request)
+    is_owner = role_for(request.user, tenant) == Membership.OWNER
+    if request.method == "POST":
+        if tenant is None or not is_owner:
+            raise PermissionDenied("Only an owner of the tenant can resolve a knowledge gap.")
+        key = request.POST.get("key", "").strip()
+        if key:
+            gaps.gap_resolve(tenant=tenant, key=key, by=request.user.get_username())
+            messages.success(request, f"Marked “{key}” resolved.")
+        return redirect("analytics-gaps")
+    title = f"Knowledge gaps — {tenant.name}" if tenant else "Knowledge gaps"
+    context = {**admin.site.each_context(request), "title": title, "tenant": tenant, "is_owner": is_owner}
+    if tenant is not None:
+        context["gaps"] = gaps.gaps(tenant=tenant)
+    return render(request, "chat/gaps.html", context)

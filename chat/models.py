@@ -123,6 +123,23 @@ class Feedback(models.Model):
         return f"{self.value} on {self.message_id}"
 
 
+class KnowledgeGapResolution(models.Model):
+    """An owner marked a knowledge gap (a group of questions with the same analysed terms)
+    resolved: its questions up to ``resolved_at`` are no longer listed; a newer one
+    reopens it."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200, help_text="The gap's analysed terms, sorted, space-separated.")
+    resolved_at = models.DateTimeField()
+    resolved_by = models.CharField(max_length=150)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "key"], name="uniq_gap_resolution")]
+
+    def __str__(self) -> str:
+        return f"{self.key} resolved {self.resolved_at:%Y-%m-%d}"
+
+
 class InboundEvent(models.Model):
     """One provider delivery of an inbound message; the unique key makes retries no-ops."""
 
