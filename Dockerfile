@@ -27,4 +27,4 @@ EXPOSE 8000
 
 # The worker service overrides this with: python manage.py qcluster
 CMD ["gunicorn", "siganteng.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", \
-     "--worker-class", "gthread", "--threads", "8", "--timeout", "120", "--access-logfile", "-"]
+     "--worker-class", "gthread", "--threads", "8", "--timeout", "120"]
