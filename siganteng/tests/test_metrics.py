@@ -200,3 +200,30 @@ def test_the_handoff_and_feedback_helpers_show_in_the_scrape(scrape):
         - before.value("siganteng_feedback_total", channel="api", value="down")
         == 1
     )
+
+
+def test_the_tenant_label_appears_only_when_the_operator_turns_it_on(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from siganteng.testing import BASE_DIR, subprocess_env
+
+    script = (
+        "import json, django; django.setup()\n"
+        "from siganteng import metrics\n"
+        "watched = (metrics.HTTP_REQUESTS, metrics.HTTP_DURATION, metrics.FEEDBACK)\n"
+        "print(json.dumps([list(m._labelnames) for m in watched]))\n"
+    )
+    for flag, tenant_on_counters in (("true", True), ("false", False)):
+        out = subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=BASE_DIR,
+            env=subprocess_env(METRICS_TENANT_LABEL=flag, PROMETHEUS_MULTIPROC_DIR=str(tmp_path / flag)),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        counters, histogram, feedback = json.loads(out.strip().splitlines()[-1])
+        assert ("tenant" in counters) is tenant_on_counters and ("tenant" in feedback) is tenant_on_counters
+        assert "tenant" not in histogram  # latency histograms never carry it
