@@ -29,6 +29,7 @@ from chat.channels.registry import transport_class
 from chat.channels.services import channel_send, conversation_for
 from chat.models import Channel, Conversation, Message
 from followups.models import FollowUp
+from siganteng import metrics
 from siganteng.errors import Conflict, field_error
 from siganteng.leases import kept_alive
 from siganteng.queue import enqueue_now
@@ -352,6 +353,7 @@ def _deliver_claimed(followup: FollowUp, token: str) -> str:
         return _after_error(followup, token, exc)
 
     sent_at = timezone.now()
+    metrics.followup_lateness(seconds=(sent_at - followup.due_at).total_seconds())
     if message is None:
         message = Message.objects.create(
             tenant=followup.tenant,

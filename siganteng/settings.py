@@ -60,6 +60,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "siganteng.middleware.RequestIdMiddleware",
+    "siganteng.middleware.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (the admin's, Swagger's) served by the app itself, compressed; docs/adr/0022.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -368,8 +369,22 @@ if env_str("LLM_PRICES_JSON"):
     except (ValueError, TypeError, KeyError, AttributeError) as _exc:
         raise ImproperlyConfigured(f"LLM_PRICES_JSON must map model -> {{input, output}}: {_exc}") from None
 
+# --- Metrics (siganteng.metrics, /metrics) ---------------------------------------------
+# Every process writes its counters to files in this directory and /metrics adds them up
+# (prometheus-client's multiprocess mode), so web and cluster workers must share it.
+# prometheus-client reads PROMETHEUS_MULTIPROC_DIR when it is first imported: set it here.
+METRICS_DIR = Path(env_str("PROMETHEUS_MULTIPROC_DIR") or str(VAR_DIR / "metrics"))
+METRICS_DIR.mkdir(parents=True, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(METRICS_DIR)
+# Bearer token /metrics requires; empty = /metrics answers 404 (off).
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+# A tenant label on the per-tenant counters: one series per tenant, so off unless asked.
+METRICS_TENANT_LABEL = env_bool("METRICS_TENANT_LABEL", False)
+
 # --- Logging -------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+# "json": one JSON object a line (production, log shippers); "plain": readable lines.
+LOG_FORMAT = env_choice("LOG_FORMAT", ("json", "plain"), "plain" if DEBUG else "json")
 # django-q2 logs two INFO lines per task ("processing", "Processed") and one per enqueue;
 # jobs keep their own event log, so the cluster logs warnings and errors (failed tasks,
 # timeouts, dead workers) unless asked for more.
@@ -379,13 +394,27 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "siganteng.middleware.RequestIdLogFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        # Both redact API keys, tokens, webhook secrets and phone numbers (siganteng.logs).
+        "plain": {
+            "()": "siganteng.logs.PlainFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
+        "json": {
+            "()": "siganteng.logs.JsonFormatter",
+            "fmt": ["asctime", "levelname", "name", "request_id", "message"],
+        },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}, "django-q": {"level": Q_LOG_LEVEL}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "django-q": {"level": Q_LOG_LEVEL},
+        # httpx logs every request's full URL at INFO, and Telegram's carries the bot token.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }
 
 LANGUAGE_CODE = "en-us"
