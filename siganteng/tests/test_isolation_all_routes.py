@@ -40,6 +40,11 @@ BODIES: dict[tuple[str, str], dict] = {
     ("post", "workers/jobs/<uuid:job_id>/upload-ticket"): {"filename": "out.txt", "content_type": "text/plain"},
     ("post", "workers/jobs/<uuid:job_id>/complete"): {"result": {"text": "done"}},
     ("post", "workers/jobs/<uuid:job_id>/fail"): {"error": "boom"},
+    ("post", "conversations/<uuid:conversation_id>/handoff"): {"reason": "Taken over."},
+    ("post", "conversations/<uuid:conversation_id>/assign"): {"assignee": "intruder"},
+    ("post", "conversations/<uuid:conversation_id>/release"): {},
+    ("post", "conversations/<uuid:conversation_id>/close"): {},
+    ("post", "conversations/<uuid:conversation_id>/messages"): {"text": "Taken over."},
 }
 
 
