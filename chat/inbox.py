@@ -67,9 +67,14 @@ def _customer_name(conversation: Conversation) -> str:
 
 
 def _row(c: Conversation, now) -> dict[str, Any]:
-    waiting = None
-    if c.state in handoff.SILENT and c.last_role == "user" and c.last_at:
-        waiting = int((now - c.last_at).total_seconds())
+    # How long the customer has waited for a person: since the handoff, or since their
+    # last message when a person has the conversation and has not answered it yet.
+    since = None
+    if c.state == ConversationState.NEEDS_HUMAN:
+        since = c.state_changed_at
+    elif c.state == ConversationState.HUMAN and c.last_role == "user":
+        since = c.last_at
+    waiting = int((now - since).total_seconds()) if since else None
     return {
         "id": str(c.pk),
         "url": reverse("inbox-conversation", args=[c.pk]),
