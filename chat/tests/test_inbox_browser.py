@@ -73,6 +73,7 @@ def shot(driver, name: str) -> None:
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
 def test_the_whole_handoff_story_in_a_browser(browser, live_server, make_tenant, kb, settings):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -100,7 +101,10 @@ def test_the_whole_handoff_story_in_a_browser(browser, live_server, make_tenant,
             )
             assert r.status_code == 200 and r.json()["accepted"] == 1
 
-        wait = WebDriverWait(browser, 30, poll_frequency=0.2)
+        # The page redraws itself every poll and reloads after each button: look elements up afresh.
+        wait = WebDriverWait(
+            browser, 30, poll_frequency=0.2, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)
+        )
         browser.get(f"{live_server.url}/admin/login/?next=/admin/inbox/")
         browser.find_element(By.NAME, "username").send_keys("rina")
         browser.find_element(By.NAME, "password").send_keys("pw-rina-123")
@@ -110,15 +114,15 @@ def test_the_whole_handoff_story_in_a_browser(browser, live_server, make_tenant,
 
         # 1. The customer asks for a person; the open inbox shows it by itself.
         customer("Halo, saya mau bicara dengan admin", 1)
-        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#inbox-rows tr[data-id]"))
-        row = browser.find_element(By.CSS_SELECTOR, "#inbox-rows tr[data-id]")
-        assert "5550001" in row.text and "Needs a human" in row.text
+        row_text = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#inbox-rows tr[data-id]").text)
+        assert "5550001" in row_text and "Needs a human" in row_text
+        link = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#inbox-rows tr[data-id] a").get_attribute("href"))
         wait_until(lambda: telegram.sent, message="the handoff message on Telegram")
         assert "team" in telegram.sent[0]["text"]
         shot(browser, "2-inbox-waiting")
 
         # 2. The agent opens it, takes over and replies; Telegram receives the reply.
-        row.find_element(By.TAG_NAME, "a").click()
+        browser.get(link)
         wait.until(lambda d: "mau bicara dengan admin" in d.find_element(By.ID, "transcript").text)
         browser.find_element(By.ID, "btn-takeover").click()
         wait.until(lambda d: d.find_element(By.ID, "conv-state").text == "Human")
@@ -140,8 +144,9 @@ def test_the_whole_handoff_story_in_a_browser(browser, live_server, make_tenant,
         browser.find_element(By.ID, "btn-release").click()
         wait.until(lambda d: d.find_element(By.ID, "conv-state").text == "Bot")
         customer("How long does shipping to Bali take?", 3)
-        wait_until(lambda: len(telegram.sent) > sent, message="the bot's answer on Telegram")
-        assert "3-4 days" in " ".join(m["text"] for m in telegram.sent[sent:])
+        wait_until(
+            lambda: "3-4 days" in " ".join(m["text"] for m in telegram.sent[sent:]), message="the bot's answer"
+        )
         wait.until(lambda d: "3-4 days" in d.find_element(By.ID, "transcript").text)
         shot(browser, "5-bot-again")
     assert Conversation.objects.get().state == "bot"
