@@ -6,6 +6,7 @@ import secrets
 import uuid
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -186,7 +187,9 @@ class HandoffSettings(models.Model):
         _("hand off after this many answers in a row without the knowledge base (0: never)"), default=0
     )
     negative_sentiment = models.FloatField(
-        _("hand off at a sentiment score at or below (-1 to 0; 0: never)"), default=0.0
+        _("hand off at a sentiment score at or below (-1 to 0; 0: never)"),
+        default=0.0,
+        validators=[MinValueValidator(-1.0), MaxValueValidator(0.0)],
     )
     handoff_message = models.TextField(_("message when handing off"), blank=True)
     after_hours_message = models.TextField(_("message when handing off outside working hours"), blank=True)
@@ -195,7 +198,9 @@ class HandoffSettings(models.Model):
         _("give back to the bot after this many idle minutes (0: never)"), default=60
     )
     debounce_seconds = models.FloatField(
-        _("quiet time before answering a burst on messaging channels (seconds, 0: none)"), default=0.0
+        _("quiet time before answering a burst on messaging channels (seconds, 0: none)"),
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(10.0)],
     )
     events_url = models.URLField(
         _("helpdesk webhook URL (signed conversation and message events)"), max_length=500, blank=True

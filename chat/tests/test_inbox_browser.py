@@ -144,9 +144,7 @@ def test_the_whole_handoff_story_in_a_browser(browser, live_server, make_tenant,
         browser.find_element(By.ID, "btn-release").click()
         wait.until(lambda d: d.find_element(By.ID, "conv-state").text == "Bot")
         customer("How long does shipping to Bali take?", 3)
-        wait_until(
-            lambda: "3-4 days" in " ".join(m["text"] for m in telegram.sent[sent:]), message="the bot's answer"
-        )
+        wait_until(lambda: "3-4 days" in " ".join(m["text"] for m in telegram.sent[sent:]), message="the bot's answer")
         wait.until(lambda d: "3-4 days" in d.find_element(By.ID, "transcript").text)
         shot(browser, "5-bot-again")
     assert Conversation.objects.get().state == "bot"
