@@ -210,29 +210,22 @@ def _check_staff(tenant: Tenant, user) -> None:
 
 def takeover(*, conversation: Conversation, user) -> ConversationEvent:
     """A staff member takes the conversation: the bot stops answering it."""
-    _check_staff(conversation.tenant, user)
-    return _change(
-        conversation,
-        allowed=(S.BOT, S.NEEDS_HUMAN, S.HUMAN, S.CLOSED),
-        to=S.HUMAN,
-        kind="takeover",
-        actor=user,
-        assigned_to=user,
-        notify_at=None,
-    )
+    return assign(conversation=conversation, assignee=user, actor=user)
 
 
 def assign(*, conversation: Conversation, assignee, actor=None, actor_label: str = "api") -> ConversationEvent:
-    """Give the conversation to ``assignee`` (a staff member of the tenant)."""
+    """Give the conversation to ``assignee`` (a staff member of the tenant); recorded as a
+    *takeover* when they take it themselves."""
     _check_staff(conversation.tenant, assignee)
+    themselves = actor is not None and actor == assignee
     return _change(
         conversation,
         allowed=(S.BOT, S.NEEDS_HUMAN, S.HUMAN, S.CLOSED),
         to=S.HUMAN,
-        kind="assign",
+        kind="takeover" if themselves else "assign",
         actor=actor,
         actor_label=actor_label,
-        reason=f"assigned to {assignee.get_username()}",
+        reason="" if themselves else f"assigned to {assignee.get_username()}",
         assigned_to=assignee,
         notify_at=None,
     )
