@@ -146,3 +146,28 @@ def test_a_message_and_a_takeover_at_the_same_instant_get_exactly_one_responder(
         assert (outcome, bot_answers) in (("replied", 1), ("held", 0)), (outcome, bot_answers)
         if outcome == "held":
             assert all(m["chat_id"] != str(chat_id) for m in telegram_api.sent)
+
+
+def test_a_staff_reply_goes_out_signed_on_the_webhook_channel(tenant, make_channel, agent_user, allow_private):
+    from chat.channels.tests.conftest import WEBHOOK_SECRET
+    from siganteng import webhooks
+    from siganteng.testing import LocalServer, Recorded, Reply
+
+    received: list[Recorded] = []
+
+    def receiver(req: Recorded) -> Reply:
+        received.append(req)
+        return Reply(204, None)
+
+    with LocalServer(receiver) as server:
+        channel = make_channel(tenant, "webhook", config={"url": f"{server.url}/hook"})
+        conversation = Conversation.objects.create(
+            tenant=tenant, user_id="crm-7", channel="webhook", channel_ref=channel
+        )
+        message = handoff.staff_reply(conversation=conversation, text="Your order ships today.", author=agent_user)
+        assert tasks.deliver_staff_message(str(message.pk)) == "sent"
+    [req] = received
+    webhooks.verify(WEBHOOK_SECRET, req.headers, req.body)
+    data = req.json()["data"]
+    assert req.json()["type"] == "message.created"
+    assert data["text"] == "Your order ships today." and data["metadata"] == {"author": "rina"}
