@@ -6,10 +6,11 @@ from django.contrib import admin
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from chat import tools, usage
 from chat.channels import admin as channels_admin  # noqa: F401  (registers Channel admin)
-from chat.models import Conversation, Feedback, Message, Tool, UsageDaily
+from chat.models import Conversation, ConversationEvent, Feedback, HandoffSettings, Message, Tool, UsageDaily
 
 
 def _rating(message: Message) -> str:
@@ -52,14 +53,53 @@ class MessageInline(admin.TabularInline):
         return False
 
 
+class ConversationEventInline(admin.TabularInline):
+    """Who changed the conversation's state, when and why (read-only: the history is a record)."""
+
+    model = ConversationEvent
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "kind", "from_state", "to_state", "actor_label", "reason", "webhook_status")
+    readonly_fields = fields
+    ordering = ("created_at", "pk")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
-    list_display = ("id", "tenant", "user_id", "channel", "locale", "last_customer_message_at", "updated_at")
-    list_filter = ("channel", "tenant")
+    list_display = (
+        "id",
+        "tenant",
+        "user_id",
+        "channel",
+        "state",
+        "assigned_to",
+        "last_customer_message_at",
+        "updated_at",
+    )
+    list_filter = ("state", "channel", "tenant")
     search_fields = ("id", "user_id", "tenant__id")
-    readonly_fields = ("id", "created_at", "updated_at", "last_customer_message_at")
+    # State changes go through the inbox (chat/handoff.py), which records who, when and why.
+    readonly_fields = (
+        "id",
+        "created_at",
+        "updated_at",
+        "last_customer_message_at",
+        "state",
+        "assigned_to",
+        "handoff_reason",
+        "state_changed_at",
+        "notify_at",
+        "staff_read_at",
+        "no_answer_streak",
+    )
     raw_id_fields = ("channel_ref",)
-    inlines = [MessageInline]
+    inlines = [ConversationEventInline, MessageInline]
     date_hierarchy = "updated_at"
 
 
@@ -168,3 +208,18 @@ class UsageDailyAdmin(admin.ModelAdmin):
             ),
         }
         return super().changelist_view(request, extra_context=extra_context)
+
+
+@admin.register(HandoffSettings)
+class HandoffSettingsAdmin(admin.ModelAdmin):
+    """How each tenant hands conversations to its staff (triggers, messages, reopening,
+    idle release, burst quiet time, the helpdesk webhook URL)."""
+
+    list_display = ("tenant", "on_request", "on_tool", "no_answer_limit", "reopen_to", "idle_release_minutes")
+    list_select_related = ("tenant",)
+    fieldsets = (
+        (None, {"fields": ("tenant",)}),
+        (_("Triggers"), {"fields": ("on_request", "on_tool", "no_answer_limit", "negative_sentiment")}),
+        (_("Messages to the customer"), {"fields": ("handoff_message", "after_hours_message")}),
+        (_("After the handoff"), {"fields": ("reopen_to", "idle_release_minutes", "debounce_seconds", "events_url")}),
+    )

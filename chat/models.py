@@ -5,7 +5,10 @@ from __future__ import annotations
 import secrets
 import uuid
 
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from chat.channels.registry import choices as channel_kind_choices
 from tenants.models import Tenant
@@ -48,6 +51,15 @@ class Channel(models.Model):
         return f"{self.name} ({self.kind})"
 
 
+class ConversationState(models.TextChoices):
+    """Who answers the customer: the bot, nobody yet (a person was asked for), a person."""
+
+    BOT = "bot", _("Bot")
+    NEEDS_HUMAN = "needs_human", _("Needs a human")
+    HUMAN = "human", _("Human")
+    CLOSED = "closed", _("Closed")
+
+
 class Conversation(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="conversations")
@@ -58,12 +70,27 @@ class Conversation(models.Model):
     )
     locale = models.CharField(max_length=16, blank=True)
     last_customer_message_at = models.DateTimeField(null=True, blank=True)
+    # Handoff (chat/handoff.py changes these, always with a ConversationEvent).
+    state = models.CharField(max_length=16, choices=ConversationState.choices, default=ConversationState.BOT)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    handoff_reason = models.CharField(max_length=300, blank=True)
+    state_changed_at = models.DateTimeField(null=True, blank=True)
+    notify_at = models.DateTimeField(
+        null=True, blank=True, help_text="When staff are to be told of a pending handoff (the next opening)."
+    )
+    staff_read_at = models.DateTimeField(null=True, blank=True, help_text="Customer messages after this are unread.")
+    no_answer_streak = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["tenant", "user_id", "channel", "-updated_at"])]
+        indexes = [
+            models.Index(fields=["tenant", "user_id", "channel", "-updated_at"]),
+            models.Index(fields=["tenant", "state", "-updated_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user_id} on {self.channel}"
@@ -87,6 +114,15 @@ class Message(models.Model):
     latency_ms = models.PositiveIntegerField(default=0)
     external_id = models.CharField(max_length=200, blank=True, help_text="The channel's id for this message.")
     metadata = models.JSONField(default=dict, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The staff member who wrote this reply (empty: the customer or the bot).",
+    )
+    author_label = models.CharField(max_length=200, blank=True, help_text="Who wrote a staff reply, kept if deleted.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -138,6 +174,88 @@ class KnowledgeGapResolution(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} resolved {self.resolved_at:%Y-%m-%d}"
+
+
+class ConversationEvent(models.Model):
+    """One change of a conversation's state (who, when, why), or a message a helpdesk is
+    told about. Events with a ``webhook_type`` are delivered, signed, to the tenant's
+    helpdesk URL (:class:`HandoffSettings.events_url`); the row records the delivery."""
+
+    KINDS = (
+        ("handoff", "Handoff requested"),
+        ("takeover", "Taken over"),
+        ("assign", "Assigned"),
+        ("release", "Released to the bot"),
+        ("close", "Closed"),
+        ("reopen", "Reopened"),
+        ("notified", "Staff notified"),
+        ("message", "Message"),
+    )
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16, choices=KINDS)
+    from_state = models.CharField(max_length=16, blank=True)
+    to_state = models.CharField(max_length=16, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200, blank=True, help_text="Staff username, 'bot', 'customer' or 'api'.")
+    reason = models.CharField(max_length=300, blank=True)
+    message = models.ForeignKey("Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    webhook_type = models.CharField(max_length=40, blank=True)
+    webhook_status = models.CharField(max_length=16, blank=True, help_text="pending, delivered or failed.")
+    webhook_attempts = models.PositiveSmallIntegerField(default=0)
+    webhook_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["webhook_status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.from_state}→{self.to_state} by {self.actor_label}"
+
+
+class HandoffSettings(models.Model):
+    """How a tenant hands conversations to its staff. A tenant without a row uses the
+    defaults of the fields (see :func:`chat.handoff.settings_for`)."""
+
+    REOPEN_TO = (("bot", _("The bot")), ("human", _("The person it was with")))
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="handoff_settings", primary_key=True)
+    on_request = models.BooleanField(_("hand off when the customer asks for a person"), default=True)
+    on_tool = models.BooleanField(_("let the model call handoff_to_human"), default=True)
+    no_answer_limit = models.PositiveSmallIntegerField(
+        _("hand off after this many answers in a row without the knowledge base (0: never)"), default=0
+    )
+    negative_sentiment = models.FloatField(
+        _("hand off at a sentiment score at or below (-1 to 0; 0: never)"),
+        default=0.0,
+        validators=[MinValueValidator(-1.0), MaxValueValidator(0.0)],
+    )
+    handoff_message = models.TextField(_("message when handing off"), blank=True)
+    after_hours_message = models.TextField(_("message when handing off outside working hours"), blank=True)
+    reopen_to = models.CharField(_("a closed conversation reopens to"), max_length=8, choices=REOPEN_TO, default="bot")
+    idle_release_minutes = models.PositiveIntegerField(
+        _("give back to the bot after this many idle minutes (0: never)"), default=60
+    )
+    debounce_seconds = models.FloatField(
+        _("quiet time before answering a burst on messaging channels (seconds, 0: none)"),
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(10.0)],
+    )
+    events_url = models.URLField(
+        _("helpdesk webhook URL (signed conversation and message events)"), max_length=500, blank=True
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("handoff settings")
+        verbose_name_plural = _("handoff settings")
+
+    def __str__(self) -> str:
+        return f"handoff settings of {self.tenant_id}"
 
 
 class InboundEvent(models.Model):

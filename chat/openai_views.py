@@ -91,8 +91,10 @@ def _extras(result: services.ReplyResult) -> dict:
     """What this agent adds beyond OpenAI's shape (ignored by OpenAI clients)."""
     return {
         "conversation_id": str(result.conversation.pk),
-        "message_id": str(result.message.pk),
+        "message_id": None if result.held else str(result.message.pk),
         "bubbles": result.bubbles,
+        "state": result.conversation.state,
+        "held": result.held,
         "sources": result.sources,
         "provider": result.provider,
         "model": result.model,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from chat.models import CONVERSATION_CHANNELS, Conversation, Message, Tool, UsageDaily
+from chat.models import CONVERSATION_CHANNELS, Conversation, ConversationState, Message, Tool, UsageDaily
 
 
 class ChatMessageInput(serializers.Serializer):
@@ -33,7 +33,9 @@ class UsageSerializer(serializers.Serializer):
 
 class ReplySerializer(serializers.Serializer):
     conversation_id = serializers.UUIDField(source="conversation.pk")
-    message_id = serializers.UUIDField(source="message.pk")
+    message_id = serializers.UUIDField(
+        source="message.pk", allow_null=True, help_text="Empty when held: a person owns the conversation."
+    )
     user_message_id = serializers.UUIDField(source="user_message.pk", allow_null=True, default=None)
     text = serializers.CharField()
     bubbles = serializers.ListField(child=serializers.CharField())
@@ -41,10 +43,15 @@ class ReplySerializer(serializers.Serializer):
     usage = UsageSerializer()
     provider = serializers.CharField()
     model = serializers.CharField()
+    state = serializers.ChoiceField(choices=ConversationState.choices, source="conversation.state")
+    held = serializers.BooleanField(
+        help_text="True when no one answered: a person owns the conversation and will reply (see its messages)."
+    )
 
 
 class ConversationSerializer(serializers.ModelSerializer):
     channel_id = serializers.UUIDField(source="channel_ref_id", allow_null=True, read_only=True)
+    assigned_to = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Conversation
@@ -54,6 +61,10 @@ class ConversationSerializer(serializers.ModelSerializer):
             "channel",
             "channel_id",
             "locale",
+            "state",
+            "assigned_to",
+            "handoff_reason",
+            "state_changed_at",
             "last_customer_message_at",
             "created_at",
             "updated_at",
@@ -81,6 +92,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "cost",
             "latency_ms",
             "external_id",
+            "author_label",
             "created_at",
         ]
         read_only_fields = fields

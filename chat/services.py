@@ -24,8 +24,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chat import bubbles as bubble_splitter
+from chat import handoff, selectors, tools, usage
 from chat import prompt as prompt_builder
-from chat import selectors, tools, usage
 from chat.models import CONVERSATION_CHANNELS, Channel, Conversation, Message, Tool
 from chat.prompt import ChannelRules
 from siganteng import metrics
@@ -51,10 +51,13 @@ class ReplyResult:
     user_message: Message | None = None
     timings: dict[str, float] = field(default_factory=dict)
     prompt: dict = field(default_factory=dict)
+    # HANDOFF: True when no one answered yet because a person owns the conversation;
+    # ``message`` is then the stored customer message and ``bubbles`` is empty.
+    held: bool = False
 
     @property
     def text(self) -> str:
-        return self.message.content
+        return "" if self.held else self.message.content
 
 
 @dataclass
@@ -199,6 +202,12 @@ def _run(turn: _Turn, *, stream: bool) -> Iterator[Delta | ReplyResult]:
     else:
         history = []
 
+    # HANDOFF hook (chat/handoff.py): a person owns the conversation, or is asked for.
+    early = handoff.before_bot_turn(turn, conversation)
+    if early is not None:
+        yield _early_result(early)
+        return
+
     t = time.perf_counter()
     query = turn.instruction or turn.text
     passages, external_ids = _retrieve(tenant, query)
@@ -216,6 +225,7 @@ def _run(turn: _Turn, *, stream: bool) -> Iterator[Delta | ReplyResult]:
     )
     tool_rows = {t.name: t for t in selectors.enabled_tools(tenant=tenant)}
     tool_specs = [tools.spec(t) for t in tool_rows.values()]
+    tool_specs += handoff.tool_specs(tenant) if not turn.instruction else []  # HANDOFF: built-in tool
 
     messages = list(prompt.messages)
     total = Usage()
@@ -253,6 +263,18 @@ def _run(turn: _Turn, *, stream: bool) -> Iterator[Delta | ReplyResult]:
         )
         if not (with_tools and response.tool_calls):
             break
+        # HANDOFF hook: the model called handoff_to_human.
+        handoff_call = handoff.handoff_tool_call(response.tool_calls)
+        if handoff_call is not None:
+            usage.usage_record(
+                tenant=tenant,
+                provider=response.provider,
+                model=response.model,
+                usage=total,
+                cost=usage.cost_for(response.model, total),
+            )
+            yield _early_result(handoff.model_handoff(turn, conversation, handoff_call))
+            return
         step += 1
         messages.append(ChatMessage(role="assistant", content=response.text, tool_calls=response.tool_calls))
         t = time.perf_counter()
@@ -274,13 +296,39 @@ def _run(turn: _Turn, *, stream: bool) -> Iterator[Delta | ReplyResult]:
     bubble_list = bubble_splitter.split(text, limit=turn.max_chars or rules.max_chars, max_bubbles=tenant.max_bubbles)
     cost = usage.cost_for(response.model, total)
     sources = _sources(passages, response.citations, external_ids)
-    result = _persist(
-        turn, conversation, response, text, bubble_list, sources, total, cost, prompt, tool_log, timings, started
-    )
+    try:
+        result = _persist(
+            turn, conversation, response, text, bubble_list, sources, total, cost, prompt, tool_log, timings, started
+        )
+    except handoff.BotSilenced:  # HANDOFF hook: a person took over while the model wrote
+        yield _early_result(handoff.hold(turn, conversation))
+        return
     metrics.chat_reply(
         provider=response.provider, outcome="fallback" if response.fallback_from else "answered", tenant_id=tenant.pk
     )
+    if not turn.instruction:  # HANDOFF hook: N answers in a row without the knowledge base
+        fresh = result.user_message if turn.stored_user_message is None else None
+        extra = handoff.after_bot_turn(conversation=result.conversation, answer=result.message, customer=fresh)
+        if extra:
+            result.bubbles.append(extra)
+            Message.objects.filter(pk=result.message.pk).update(bubbles=result.bubbles)
     yield result
+
+
+def _early_result(early: handoff.Early) -> ReplyResult:
+    """HANDOFF: the turn's result when the handoff module answered instead of the model."""
+    answer = early.answer
+    return ReplyResult(
+        conversation=early.conversation,
+        message=answer or early.user_message,
+        bubbles=list(answer.bubbles) if answer else [],
+        sources=[],
+        usage={"input_tokens": 0, "output_tokens": 0, "total_tokens": 0, "cost": "0", "latency_ms": 0},
+        provider=answer.provider if answer else "",
+        model="",
+        user_message=early.user_message,
+        held=answer is None,
+    )
 
 
 def _persist(
@@ -301,6 +349,8 @@ def _persist(
     now = timezone.now()
     with transaction.atomic():
         created = conversation is None
+        if not (created or turn.instruction) and not handoff.claim_bot_turn(conversation):
+            raise handoff.BotSilenced  # HANDOFF hook: rolls this answer back
         if conversation is None:
             conversation = Conversation.objects.create(
                 tenant=tenant,

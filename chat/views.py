@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat import feedback, selectors, services
+from chat import feedback, handoff_views, selectors, services
 from chat.models import Conversation, Feedback, Message, Tool
 from chat.serializers import (
     CHANNEL_CHOICES,
@@ -39,7 +39,7 @@ def reply_payload(result: services.ReplyResult) -> dict:
     """The JSON body of an answered turn (the plain response and the stream's final event)."""
     return {
         "conversation_id": str(result.conversation.pk),
-        "message_id": str(result.message.pk),
+        "message_id": None if result.held else str(result.message.pk),
         "user_message_id": str(result.user_message.pk) if result.user_message else None,
         "text": result.text,
         "bubbles": result.bubbles,
@@ -47,6 +47,8 @@ def reply_payload(result: services.ReplyResult) -> dict:
         "usage": result.usage,
         "provider": result.provider,
         "model": result.model,
+        "state": result.conversation.state,
+        "held": result.held,
     }
 
 
@@ -202,6 +204,14 @@ class MessageListView(APIView):
         paginator = CreatedCursorPagination()
         page = paginator.paginate_queryset(selectors.message_list(conversation=conversation), request, view=self)
         return paginator.get_paginated_response(MessageSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=handoff_views.AgentMessageInput,
+        responses={201: MessageSerializer},
+        summary="Send an agent's message through the conversation's channel",
+    )
+    def post(self, request: Request, conversation_id: str):
+        return handoff_views.agent_message_create(request, conversation_id)
 
 
 # --- tools ---------------------------------------------------------------------------

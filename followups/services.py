@@ -27,6 +27,7 @@ from chat.channels.base import DeliverySkipped, Outbound, TransportError
 from chat.channels.registry import choices as channel_kinds
 from chat.channels.registry import transport_class
 from chat.channels.services import channel_send, conversation_for
+from chat.handoff import SILENT
 from chat.models import Channel, Conversation, Message
 from followups.models import FollowUp
 from siganteng import metrics
@@ -191,6 +192,8 @@ def followups_claim_due(*, now: dt.datetime | None = None, limit: int | None = N
     token = uuid.uuid4().hex
     with transaction.atomic():
         due = FollowUp.objects.filter(status=S.SCHEDULED, run_at__lte=now).order_by("run_at")
+        # HANDOFF: held while a person has the conversation; they go out once it is the bot's again.
+        due = due.exclude(conversation_id__in=Conversation.objects.filter(state__in=SILENT).values("pk"))
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
         ids = list(due.values_list("pk", flat=True)[:limit])

@@ -347,6 +347,8 @@ GEMINI_EMBEDDING_MODEL = env_str("GEMINI_EMBEDDING_MODEL", "text-embedding-004")
 CHAT_HISTORY_TOKENS = env_int("CHAT_HISTORY_TOKENS", 2000, minimum=0)  # recent history sent to the model
 CHAT_RETRIEVAL_K = env_int("CHAT_RETRIEVAL_K", 5, minimum=0)  # passages retrieved per reply
 CHAT_MAX_TOOL_STEPS = env_int("CHAT_MAX_TOOL_STEPS", 3, minimum=0)  # tool-call rounds per reply
+CHAT_DEBOUNCE_MAX_SECONDS = env_float("CHAT_DEBOUNCE_MAX_SECONDS", 10.0)  # cap on a tenant's burst quiet time
+INBOX_POLL_SECONDS = env_float("INBOX_POLL_SECONDS", 2.0)  # how often the open inbox asks for changes
 # Unit prices in USD per million tokens, by model name; models not listed (the offline
 # extractive one) cost 0. LLM_PRICES_JSON='{"my-model": {"input": 1.0, "output": 2.0}}' adds or overrides.
 LLM_PRICES: dict[str, dict[str, float]] = {

@@ -14,6 +14,7 @@ urlpatterns = [
     path("metrics", scrape.metrics_view, name="metrics"),
     # Back-office pages of the apps' own, under the admin's prefix (before its catch-all).
     path("admin/analytics/", include("chat.analytics_urls")),
+    path("admin/inbox/", include("chat.inbox_urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

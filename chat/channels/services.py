@@ -14,6 +14,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from chat import handoff
 from chat.channels import registry
 from chat.channels.base import (
     ConfigError,
@@ -195,6 +196,7 @@ def inbound_accept(*, channel: Channel, message: InboundMessage) -> Accepted:
                 metadata={"inbound_event": event.pk, **({"name": message.name} if message.name else {})},
             )
             Conversation.objects.filter(pk=conversation.pk).update(last_customer_message_at=now, updated_at=now)
+            handoff.customer_arrived(conversation=conversation, message=user_message)  # HANDOFF hook: reopen, events
             event.message = user_message
             event.save(update_fields=["message", "updated_at"])
             followups_cancel_on_reply(conversation=conversation)

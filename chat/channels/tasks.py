@@ -7,6 +7,7 @@ import logging
 
 from django.utils import timezone
 
+from chat import debounce
 from chat.channels.base import DeliverySkipped, Outbound, TransportError
 from chat.channels.services import channel_send
 from chat.models import InboundEvent, Message
@@ -35,12 +36,17 @@ def reply_inbound(event_id: int) -> str:
     user_message = event.message
     conversation = user_message.conversation
     channel = event.channel
+    # HANDOFF hook: a burst of messages is answered once, after the tenant's quiet time.
+    burst = debounce.wait_for_quiet(event=event, conversation=conversation)
+    if burst is None:
+        InboundEvent.objects.filter(pk=event_id).update(status="merged", updated_at=timezone.now())
+        return "merged"
     try:
         result = reply(
             tenant=channel.tenant,
             user_id=conversation.user_id,
             channel=channel.kind,
-            text=user_message.content,
+            text=burst,
             conversation=conversation,
             channel_ref=channel,
             locale=conversation.locale or None,
@@ -56,6 +62,9 @@ def reply_inbound(event_id: int) -> str:
             status="received" if retry else "failed", error=str(exc.detail)[:2000], updated_at=timezone.now()
         )
         return "retry" if retry else "failed"
+    if result.held:  # HANDOFF hook: a person owns the conversation; no one answers here
+        InboundEvent.objects.filter(pk=event_id).update(status="held", updated_at=timezone.now())
+        return "held"
     sent: list[str] = []
     try:
         channel_send(

@@ -230,7 +230,12 @@ def test_it_runs_the_same_tool_loop_on_gemini(client_a, tenant, fake_gemini, loc
 
 
 def offered(fake_openai) -> list[str]:
-    return [t["function"]["name"] for t in fake_openai.last_body.get("tools", [])]
+    """The tenant's tools offered to the model (the built-in handoff tool left out)."""
+    return [
+        t["function"]["name"]
+        for t in fake_openai.last_body.get("tools", [])
+        if t["function"]["name"] != "handoff_to_human"
+    ]
 
 
 def test_every_change_to_a_tenants_tools_reaches_the_next_reply(client_a, agent, fake_openai):

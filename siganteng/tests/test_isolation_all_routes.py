@@ -41,6 +41,11 @@ BODIES: dict[tuple[str, str], dict] = {
     ("post", "workers/jobs/<uuid:job_id>/complete"): {"result": {"text": "done"}},
     ("post", "workers/jobs/<uuid:job_id>/fail"): {"error": "boom"},
     ("post", "messages/<uuid:message_id>/feedback"): {"value": "down", "comment": "Taken over."},
+    ("post", "conversations/<uuid:conversation_id>/handoff"): {"reason": "Taken over."},
+    ("post", "conversations/<uuid:conversation_id>/assign"): {"assignee": "intruder"},
+    ("post", "conversations/<uuid:conversation_id>/release"): {},
+    ("post", "conversations/<uuid:conversation_id>/close"): {},
+    ("post", "conversations/<uuid:conversation_id>/messages"): {"text": "Taken over."},
 }
 
 

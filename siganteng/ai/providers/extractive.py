@@ -23,9 +23,11 @@ from siganteng.ai.base import (
     LLMRequest,
     LLMResponse,
     StreamEvent,
+    ToolCall,
     Usage,
     estimate_tokens,
 )
+from siganteng.ai.intents import HANDOFF_TOOL, asks_for_person
 
 MODEL = "extractive-v1"
 MAX_SENTENCES = 3
@@ -222,13 +224,28 @@ def _compose(request: LLMRequest) -> tuple[str, list[str], str]:
 
 
 class ExtractiveProvider:
-    """See the module docstring. Ignores tools, temperature and ``max_tokens``."""
+    """See the module docstring. Ignores temperature, ``max_tokens`` and every tool but
+    the built-in ``handoff_to_human``, which it calls when the customer asks for a person."""
 
     name = "extractive"
     offline = True
     default_model = MODEL
 
     def generate(self, request: LLMRequest) -> LLMResponse:
+        texts = _user_texts(request)
+        if texts and any(t.name == HANDOFF_TOOL for t in request.tools) and asks_for_person(texts[0]):
+            return LLMResponse(
+                text="",
+                provider=self.name,
+                model=MODEL,
+                usage=Usage(input_tokens=estimate_tokens(texts[0]), output_tokens=0),
+                finish_reason="tool_calls",
+                tool_calls=[
+                    ToolCall(
+                        id="handoff-1", name=HANDOFF_TOOL, arguments={"reason": "The customer asked for a person."}
+                    )
+                ],
+            )
         text, cited, finish = _compose(request)
         if request.response_format == "json":
             text = json.dumps({"answer": text, "sources": cited}, ensure_ascii=False)
