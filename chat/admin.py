@@ -10,9 +10,11 @@ from django.utils.html import format_html
 from chat import tools, usage
 from chat.channels import admin as channels_admin  # noqa: F401  (registers Channel admin)
 from chat.models import Conversation, Message, Tool, UsageDaily
+from tenants.admin_scoping import ALL_ROLES, TenantScopedAdmin, TenantScopedInline
 
 
-class MessageInline(admin.TabularInline):
+class MessageInline(TenantScopedInline, admin.TabularInline):
+    view_roles = ALL_ROLES
     model = Message
     extra = 0
     can_delete = False
@@ -26,7 +28,11 @@ class MessageInline(admin.TabularInline):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(TenantScopedAdmin):
+    # Agents work the conversations (the inbox); owners see everything.
+    view_roles = ALL_ROLES
+    edit_roles = ALL_ROLES
+
     list_display = ("id", "tenant", "user_id", "channel", "locale", "last_customer_message_at", "updated_at")
     list_filter = ("channel", "tenant")
     search_fields = ("id", "user_id", "tenant__id")
@@ -37,7 +43,9 @@ class ConversationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(TenantScopedAdmin):
+    view_roles = ALL_ROLES
+
     list_display = (
         "created_at",
         "tenant",
@@ -91,7 +99,7 @@ class ToolForm(forms.ModelForm):
 
 
 @admin.register(Tool)
-class ToolAdmin(admin.ModelAdmin):
+class ToolAdmin(TenantScopedAdmin):
     form = ToolForm
     list_display = ("name", "tenant", "url", "enabled", "has_secret", "updated_at")
     list_filter = ("enabled", "tenant")
@@ -103,7 +111,7 @@ class ToolAdmin(admin.ModelAdmin):
 
 
 @admin.register(UsageDaily)
-class UsageDailyAdmin(admin.ModelAdmin):
+class UsageDailyAdmin(TenantScopedAdmin):
     list_display = ("date", "tenant", "provider", "model", "requests", "tokens_in", "tokens_out", "cost", "budget_used")
     list_filter = ("provider", "tenant")
     date_hierarchy = "date"
@@ -122,8 +130,10 @@ class UsageDailyAdmin(admin.ModelAdmin):
         return format_html('<span style="color:{}">{} / {}</span>', colour, used, budget)
 
     def changelist_view(self, request, extra_context=None):
-        totals = UsageDaily.objects.filter(date__gte=usage.month_start(timezone.now())).aggregate(
-            tokens_in=Sum("tokens_in"), tokens_out=Sum("tokens_out"), cost=Sum("cost")
+        totals = (
+            self.get_queryset(request)
+            .filter(date__gte=usage.month_start(timezone.now()))
+            .aggregate(tokens_in=Sum("tokens_in"), tokens_out=Sum("tokens_out"), cost=Sum("cost"))
         )
         extra_context = {
             **(extra_context or {}),
