@@ -8,6 +8,7 @@ import uuid
 from django.db import models
 
 from chat.channels.registry import choices as channel_kind_choices
+from siganteng import crypto
 from tenants.models import Tenant
 
 # One registry (chat/channels/registry.py) names the transports and feeds these choices.
@@ -29,8 +30,8 @@ class Channel(models.Model):
     kind = models.CharField(max_length=16, choices=CHANNEL_KINDS)
     name = models.CharField(max_length=100)
     config = models.JSONField(default=dict, blank=True, help_text="Non-secret settings, validated per kind.")
-    secrets = models.JSONField(
-        default=dict, blank=True, help_text="Tokens and signing secrets; never returned by the API."
+    secrets = crypto.EncryptedJSONField(
+        default=dict, blank=True, help_text="Tokens and signing secrets, encrypted at rest; never returned by the API."
     )
     inbound_token = models.CharField(max_length=64, unique=True, default=_inbound_token, editable=False)
     enabled = models.BooleanField(default=True)
@@ -125,7 +126,7 @@ class Tool(models.Model):
     description = models.TextField()
     parameters = models.JSONField(default=dict, help_text="JSON Schema of the arguments.")
     url = models.URLField(max_length=500)
-    signing_secret = models.CharField(max_length=100, blank=True)
+    signing_secret = crypto.EncryptedTextField(blank=True, help_text="Encrypted at rest.")
     timeout_seconds = models.FloatField(default=10.0)
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -148,6 +148,7 @@ def _announce(request: HttpRequest, issued: services.IssuedKey, verb: str = "Cre
     description=_("Rotate selected keys (old keys keep working for the grace period)"), permissions=["change"]
 )
 def rotate_keys(modeladmin, request, queryset):
+    """Each rotation is recorded in the audit log by the service."""
     for api_key in queryset:
         try:
             issued = services.api_key_rotate(api_key=api_key, actor=request.user)
@@ -162,6 +163,9 @@ def revoke_keys(modeladmin, request, queryset):
     for api_key in queryset:
         services.api_key_revoke(api_key=api_key, actor=request.user)
     messages.success(request, f"Revoked {queryset.count()} key(s).")
+
+
+rotate_keys.audited = revoke_keys.audited = True  # the services record each key
 
 
 class ApiKeyInline(TenantScopedInline, admin.TabularInline):

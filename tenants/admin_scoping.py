@@ -143,10 +143,28 @@ class TenantScopedAdmin(_RoleChecks, admin.ModelAdmin):
 
     def get_actions(self, request: HttpRequest) -> dict:
         actions = super().get_actions(request)
-        if is_platform(request) or self.has_change_permission(request):
-            return actions
-        # Read-only staff get no actions but the ones Django already filtered by permission.
-        return {name: spec for name, spec in actions.items() if getattr(spec[0], "allowed_permissions", None)}
+        if not (is_platform(request) or self.has_change_permission(request)):
+            # Read-only staff get no actions but the ones Django already filtered by permission.
+            actions = {name: spec for name, spec in actions.items() if getattr(spec[0], "allowed_permissions", None)}
+        return {name: (self._audited(name, func), name, text) for name, (func, name, text) in actions.items()}
+
+    def _audited(self, name: str, func):
+        """``func`` recording ``<model>.<action>`` for each selected row it ran on. Deletes
+        are recorded by :meth:`delete_queryset`, and actions marked ``audited`` (they call
+        a service that records its own entry) are left as they are."""
+        if name == "delete_selected" or getattr(func, "audited", False):
+            return func
+
+        def action(modeladmin, request, queryset):
+            rows = list(queryset)
+            response = func(modeladmin, request, queryset)
+            for obj in rows:
+                self._audit(request, obj, name, {})
+            return response
+
+        action.__name__ = name
+        action.short_description = getattr(func, "short_description", name)
+        return action
 
     # --- choices ---------------------------------------------------------------
     def _scope_choices(self, request: HttpRequest, queryset: models.QuerySet) -> models.QuerySet:

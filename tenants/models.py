@@ -10,7 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from siganteng import webhooks
+from siganteng import crypto, webhooks
 from siganteng.ai.registry import llm_choices
 from tenants import hours
 
@@ -78,8 +78,8 @@ class Tenant(models.Model):
     monthly_token_budget = models.PositiveBigIntegerField(
         null=True, blank=True, help_text="Tokens per calendar month (UTC); empty means unlimited."
     )
-    webhook_secret = models.CharField(
-        max_length=80, default=webhooks.new_secret, help_text="Signs outbound webhooks (Standard Webhooks)."
+    webhook_secret = crypto.EncryptedTextField(
+        default=webhooks.new_secret, help_text="Signs outbound webhooks (Standard Webhooks); encrypted at rest."
     )
 
     is_active = models.BooleanField(default=True)
