@@ -6,6 +6,7 @@ import secrets
 import uuid
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from chat.channels.registry import choices as channel_kind_choices
 from siganteng import crypto
@@ -42,6 +43,8 @@ class Channel(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("channel")
+        verbose_name_plural = _("channels")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["tenant", "kind"])]
 
@@ -63,6 +66,8 @@ class Conversation(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["tenant", "user_id", "channel", "-updated_at"])]
 
@@ -91,6 +96,8 @@ class Message(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
         ordering = ["created_at"]
         indexes = [models.Index(fields=["conversation", "created_at"])]
 
@@ -133,6 +140,8 @@ class Tool(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("tool")
+        verbose_name_plural = _("tools")
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="uniq_tool_name")]
 
@@ -153,8 +162,9 @@ class UsageDaily(models.Model):
     cost = models.DecimalField(max_digits=16, decimal_places=8, default=0)
 
     class Meta:
+        verbose_name = _("daily usage")
+        verbose_name_plural = _("usage (daily)")
         ordering = ["-date"]
-        verbose_name_plural = "usage (daily)"
         constraints = [models.UniqueConstraint(fields=["tenant", "date", "provider", "model"], name="uniq_usage_day")]
 
     def __str__(self) -> str:

@@ -49,7 +49,7 @@ class TenantAdminForm(forms.ModelForm):
     locale = forms.ChoiceField(label=_("Locale"), choices=())
     timezone = forms.ChoiceField(label=_("Timezone"), choices=())
     working_hours_text = forms.CharField(
-        label="Working hours",
+        label=_("Working hours"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 8, "cols": 50, "style": "font-family: monospace"}),
         help_text="One line per weekday, several ranges a day, e.g. <code>mon: 09:00-12:00, 13:00-17:00</code>. "
@@ -57,7 +57,7 @@ class TenantAdminForm(forms.ModelForm):
         "a range may end at 24:00.",
     )
     holidays_text = forms.CharField(
-        label="Holidays",
+        label=_("Holidays"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 4, "cols": 50, "style": "font-family: monospace"}),
         help_text="Closed dates, one per line or comma separated: <code>2026-12-25</code>.",
@@ -203,15 +203,15 @@ class TenantAdmin(TenantScopedAdmin):
     readonly_fields = ["created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["id", "name", "is_active", "locale", "timezone"]}),
-        ("Agent", {"fields": ["persona", "sop", "after_hours_message", "max_bubbles"]}),
-        ("Working hours", {"fields": ["working_hours_text", "holidays_text"]}),
+        (_("Agent"), {"fields": ["persona", "sop", "after_hours_message", "max_bubbles"]}),
+        (_("Working hours"), {"fields": ["working_hours_text", "holidays_text"]}),
         (
-            "Model",
+            _("Model"),
             {"fields": ["llm_provider", "llm_model", "llm_temperature", "llm_fallback_provider", "llm_fallback_model"]},
         ),
-        ("Limits", {"fields": ["rate_limit_per_minute", "monthly_token_budget"]}),
-        ("Webhooks", {"classes": ["collapse"], "fields": ["webhook_secret"]}),
-        ("Timestamps", {"classes": ["collapse"], "fields": ["created_at", "updated_at"]}),
+        (_("Limits"), {"fields": ["rate_limit_per_minute", "monthly_token_budget"]}),
+        (_("Webhooks"), {"classes": ["collapse"], "fields": ["webhook_secret"]}),
+        (_("Timestamps"), {"classes": ["collapse"], "fields": ["created_at", "updated_at"]}),
     ]
 
     def get_readonly_fields(self, request, obj=None):
@@ -227,7 +227,7 @@ class TenantAdmin(TenantScopedAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return is_platform(request) and super().has_delete_permission(request, obj)
 
-    @admin.display(boolean=True, description="Open now")
+    @admin.display(boolean=True, description=_("Open now"))
     def open_now(self, obj: Tenant) -> bool:
         return obj.is_open()
 
