@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
-from django.utils.translation import gettext_lazy as _
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from chat.models import Channel, Conversation, Message
 from tenants.models import Tenant

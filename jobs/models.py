@@ -12,8 +12,8 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
-from django.utils.translation import gettext_lazy as _
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Runner(models.TextChoices):
