@@ -107,6 +107,9 @@ class WebhookAttemptInline(TenantScopedInline, admin.TabularInline):
 class WebhookDeliveryAdmin(TenantScopedAdmin):
     tenant_field = "job__tenant"
 
+    def has_add_permission(self, request) -> bool:
+        return False  # deliveries are created when a job completes, never by hand
+
     list_display = ["id", "job", "event_type", "status", "attempts", "next_attempt_at", "created_at"]
     list_filter = ["status", "event_type"]
     readonly_fields = ["id", "job", "url", "event_type", "payload", "attempts", "created_at"]

@@ -67,7 +67,11 @@ class AcceptForm(forms.Form):
 
 def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
     """The invitation link: set a password (or, with an account already, just accept)."""
-    context = {**admin.site.each_context(request), "title": _("Join the back-office")}
+    context = {
+        **admin.site.each_context(request),
+        "title": _("Join the back-office"),
+        "is_nav_sidebar_enabled": False,  # a visitor: there is nothing to navigate to yet
+    }
     try:
         invitation = members.invitation_from_token(token)
     except ApiError as exc:
