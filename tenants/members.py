@@ -201,18 +201,3 @@ def member_remove(*, membership: Membership, actor) -> None:
     if not user.is_superuser and not user.memberships.exists() and user.is_staff:
         user.is_staff = False
         user.save(update_fields=["is_staff"])
-
-
-@transaction.atomic
-def member_add(*, tenant: Tenant, user, role: str, actor) -> Membership:
-    """Make an existing account a member of ``tenant`` (the platform's way to give a new
-    business its first owner); sets ``is_staff``."""
-    _check_role(role)
-    membership, created = Membership.objects.get_or_create(user=user, tenant=tenant, defaults={"role": role})
-    if not created:
-        raise Conflict(_("%(user)s is already a member.") % {"user": user.get_username()}, code="already_member")
-    if not user.is_staff:
-        user.is_staff = True
-        user.save(update_fields=["is_staff"])
-    audit.record(tenant=tenant, actor=actor, action="membership.add", obj=membership, changes={"role": role})
-    return membership
