@@ -218,7 +218,8 @@ class TenantAdmin(TenantScopedAdmin):
         # The slug is the primary key: changing it would orphan every row that points at it.
         fields = [*self.readonly_fields, "id"] if obj else list(self.readonly_fields)
         if not is_platform(request):
-            fields += [*services.PLATFORM_ONLY_FIELDS, "llm_provider", "llm_fallback_provider"]
+            # As over the API: a tenant's own staff may not change its limits or active flag.
+            fields += list(services.PLATFORM_ONLY_FIELDS)
         return fields
 
     def has_add_permission(self, request) -> bool:

@@ -29,6 +29,8 @@ def _tenant_form(tenant, **over) -> dict:
         "working_hours_text": "mon: 09:00-17:00",
         "holidays_text": "",
         "llm_model": "",
+        "llm_provider": "extractive",
+        "llm_fallback_provider": "",
         "llm_temperature": "0.3",
         "llm_fallback_model": "",
         "webhook_secret": NEW_WEBHOOK_SECRET,
