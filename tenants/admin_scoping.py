@@ -17,6 +17,7 @@ is written to the tenant's audit log with the fields it changed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from django.contrib import admin
@@ -94,8 +95,15 @@ class _RoleChecks:
     def _may(self, request: HttpRequest, roles: tuple[str, ...]) -> bool:
         return self._role(request) in roles
 
-    def _staff_may_view(self, request: HttpRequest) -> bool:
-        return self._may(request, self.view_roles) or self._may(request, self.edit_roles)
+    def _allowed(self, request: HttpRequest, access: str, django_says: Callable[[], bool]) -> bool:
+        """Platform superusers: Django's own answer (``django_says``); tenant staff: whether
+        their role is among ``view_roles`` (or ``edit_roles``, which may view too) or
+        ``edit_roles``."""
+        if is_platform(request):
+            return django_says()
+        if access == "view":
+            return self._may(request, self.view_roles) or self._may(request, self.edit_roles)
+        return self._may(request, self.edit_roles)
 
 
 class TenantScopedAdmin(_RoleChecks, admin.ModelAdmin):
@@ -117,29 +125,19 @@ class TenantScopedAdmin(_RoleChecks, admin.ModelAdmin):
 
     # --- permissions ------------------------------------------------------------
     def has_module_permission(self, request: HttpRequest) -> bool:
-        if is_platform(request):
-            return super().has_module_permission(request)
-        return self._staff_may_view(request)
+        return self._allowed(request, "view", lambda: super(_RoleChecks, self).has_module_permission(request))
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if is_platform(request):
-            return super().has_view_permission(request, obj)
-        return self._staff_may_view(request)
+        return self._allowed(request, "view", lambda: super(_RoleChecks, self).has_view_permission(request, obj))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        if is_platform(request):
-            return super().has_add_permission(request)
-        return self._may(request, self.edit_roles)
+        return self._allowed(request, "edit", lambda: super(_RoleChecks, self).has_add_permission(request))
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if is_platform(request):
-            return super().has_change_permission(request, obj)
-        return self._may(request, self.edit_roles)
+        return self._allowed(request, "edit", lambda: super(_RoleChecks, self).has_change_permission(request, obj))
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if is_platform(request):
-            return super().has_delete_permission(request, obj)
-        return self._may(request, self.edit_roles)
+        return self._allowed(request, "edit", lambda: super(_RoleChecks, self).has_delete_permission(request, obj))
 
     def get_actions(self, request: HttpRequest) -> dict:
         actions = super().get_actions(request)
@@ -243,24 +241,16 @@ class TenantScopedInline(_RoleChecks):
     already scoped; permissions follow the roles, and foreign-key choices the tenant."""
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if is_platform(request):
-            return super().has_view_permission(request, obj)
-        return self._staff_may_view(request)
+        return self._allowed(request, "view", lambda: super(_RoleChecks, self).has_view_permission(request, obj))
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if is_platform(request):
-            return super().has_add_permission(request, obj)
-        return self._may(request, self.edit_roles)
+        return self._allowed(request, "edit", lambda: super(_RoleChecks, self).has_add_permission(request, obj))
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if is_platform(request):
-            return super().has_change_permission(request, obj)
-        return self._may(request, self.edit_roles)
+        return self._allowed(request, "edit", lambda: super(_RoleChecks, self).has_change_permission(request, obj))
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if is_platform(request):
-            return super().has_delete_permission(request, obj)
-        return self._may(request, self.edit_roles)
+        return self._allowed(request, "edit", lambda: super(_RoleChecks, self).has_delete_permission(request, obj))
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)

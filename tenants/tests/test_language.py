@@ -4,19 +4,11 @@ stored preference over it; locale and timezone as choices; Tenants first."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from tenants.models import Membership, StaffProfile
+from tenants.models import StaffProfile
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def owner(tenant):
-    user = get_user_model().objects.create_user("o@acme.test", email="o@acme.test", password="x", is_staff=True)
-    Membership.objects.create(user=user, tenant=tenant, role=Membership.OWNER)
-    return user
 
 
 def test_it_speaks_the_browsers_language_until_the_user_chooses(client, owner):

@@ -15,13 +15,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def owner(tenant):
-    user = get_user_model().objects.create_user("owner@acme.test", email="owner@acme.test", password="x", is_staff=True)
-    Membership.objects.create(user=user, tenant=tenant, role=Membership.OWNER)
-    return user
-
-
-@pytest.fixture
 def invite(client, django_capture_on_commit_callbacks):
     """Post the invite form; the mail goes out after commit, as in production."""
 
