@@ -84,7 +84,12 @@ class TenantAdminForm(forms.ModelForm):
             "monthly_token_budget",
             "webhook_secret",
         ]
-        widgets = {"persona": _BIG, "sop": _BIG, "after_hours_message": forms.Textarea(attrs={"rows": 3})}
+        widgets = {
+            "persona": _BIG,
+            "sop": _BIG,
+            "after_hours_message": forms.Textarea(attrs={"rows": 3}),
+            "webhook_secret": forms.TextInput(attrs={"size": 60, "autocomplete": "off"}),
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
