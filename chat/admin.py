@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from chat import tools, usage
 from chat.channels import admin as channels_admin  # noqa: F401  (registers Channel admin)
 from chat.models import Conversation, ConversationEvent, Feedback, HandoffSettings, Message, Tool, UsageDaily
+from tenants.admin_scoping import ALL_ROLES, TenantScopedAdmin, TenantScopedInline
 
 
 def _rating(message: Message) -> str:
@@ -22,7 +23,8 @@ def _rating(message: Message) -> str:
     return f"{mark} {feedback.comment} ({feedback.source})" if feedback.comment else f"{mark} ({feedback.source})"
 
 
-class MessageInline(admin.TabularInline):
+class MessageInline(TenantScopedInline, admin.TabularInline):
+    view_roles = ALL_ROLES
     model = Message
     extra = 0
     can_delete = False
@@ -53,9 +55,10 @@ class MessageInline(admin.TabularInline):
         return False
 
 
-class ConversationEventInline(admin.TabularInline):
+class ConversationEventInline(TenantScopedInline, admin.TabularInline):
     """Who changed the conversation's state, when and why (read-only: the history is a record)."""
 
+    view_roles = ALL_ROLES
     model = ConversationEvent
     extra = 0
     can_delete = False
@@ -71,7 +74,11 @@ class ConversationEventInline(admin.TabularInline):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(TenantScopedAdmin):
+    # Agents work the conversations (the inbox); owners see everything.
+    view_roles = ALL_ROLES
+    edit_roles = ALL_ROLES
+
     list_display = (
         "id",
         "tenant",
@@ -104,7 +111,9 @@ class ConversationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(TenantScopedAdmin):
+    view_roles = ALL_ROLES
+
     list_display = (
         "created_at",
         "tenant",
@@ -166,7 +175,7 @@ class ToolForm(forms.ModelForm):
 
 
 @admin.register(Tool)
-class ToolAdmin(admin.ModelAdmin):
+class ToolAdmin(TenantScopedAdmin):
     form = ToolForm
     list_display = ("name", "tenant", "url", "enabled", "has_secret", "updated_at")
     list_filter = ("enabled", "tenant")
@@ -178,7 +187,7 @@ class ToolAdmin(admin.ModelAdmin):
 
 
 @admin.register(UsageDaily)
-class UsageDailyAdmin(admin.ModelAdmin):
+class UsageDailyAdmin(TenantScopedAdmin):
     list_display = ("date", "tenant", "provider", "model", "requests", "tokens_in", "tokens_out", "cost", "budget_used")
     list_filter = ("provider", "tenant")
     date_hierarchy = "date"
@@ -197,8 +206,10 @@ class UsageDailyAdmin(admin.ModelAdmin):
         return format_html('<span style="color:{}">{} / {}</span>', colour, used, budget)
 
     def changelist_view(self, request, extra_context=None):
-        totals = UsageDaily.objects.filter(date__gte=usage.month_start(timezone.now())).aggregate(
-            tokens_in=Sum("tokens_in"), tokens_out=Sum("tokens_out"), cost=Sum("cost")
+        totals = (
+            self.get_queryset(request)
+            .filter(date__gte=usage.month_start(timezone.now()))
+            .aggregate(tokens_in=Sum("tokens_in"), tokens_out=Sum("tokens_out"), cost=Sum("cost"))
         )
         extra_context = {
             **(extra_context or {}),
@@ -211,7 +222,7 @@ class UsageDailyAdmin(admin.ModelAdmin):
 
 
 @admin.register(HandoffSettings)
-class HandoffSettingsAdmin(admin.ModelAdmin):
+class HandoffSettingsAdmin(TenantScopedAdmin):
     """How each tenant hands conversations to its staff (triggers, messages, reopening,
     idle release, burst quiet time, the helpdesk webhook URL)."""
 

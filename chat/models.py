@@ -11,6 +11,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from chat.channels.registry import choices as channel_kind_choices
+from siganteng import crypto
 from tenants.models import Tenant
 
 # One registry (chat/channels/registry.py) names the transports and feeds these choices.
@@ -32,8 +33,8 @@ class Channel(models.Model):
     kind = models.CharField(max_length=16, choices=CHANNEL_KINDS)
     name = models.CharField(max_length=100)
     config = models.JSONField(default=dict, blank=True, help_text="Non-secret settings, validated per kind.")
-    secrets = models.JSONField(
-        default=dict, blank=True, help_text="Tokens and signing secrets; never returned by the API."
+    secrets = crypto.EncryptedJSONField(
+        default=dict, blank=True, help_text="Tokens and signing secrets, encrypted at rest; never returned by the API."
     )
     inbound_token = models.CharField(max_length=64, unique=True, default=_inbound_token, editable=False)
     enabled = models.BooleanField(default=True)
@@ -44,6 +45,8 @@ class Channel(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("channel")
+        verbose_name_plural = _("channels")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["tenant", "kind"])]
 
@@ -86,6 +89,8 @@ class Conversation(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["tenant", "user_id", "channel", "-updated_at"]),
@@ -126,6 +131,8 @@ class Message(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
         ordering = ["created_at"]
         indexes = [models.Index(fields=["conversation", "created_at"])]
 
@@ -286,13 +293,15 @@ class Tool(models.Model):
     description = models.TextField()
     parameters = models.JSONField(default=dict, help_text="JSON Schema of the arguments.")
     url = models.URLField(max_length=500)
-    signing_secret = models.CharField(max_length=100, blank=True)
+    signing_secret = crypto.EncryptedTextField(blank=True, help_text="Encrypted at rest.")
     timeout_seconds = models.FloatField(default=10.0)
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("tool")
+        verbose_name_plural = _("tools")
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="uniq_tool_name")]
 
@@ -313,8 +322,9 @@ class UsageDaily(models.Model):
     cost = models.DecimalField(max_digits=16, decimal_places=8, default=0)
 
     class Meta:
+        verbose_name = _("daily usage")
+        verbose_name_plural = _("usage (daily)")
         ordering = ["-date"]
-        verbose_name_plural = "usage (daily)"
         constraints = [models.UniqueConstraint(fields=["tenant", "date", "provider", "model"], name="uniq_usage_day")]
 
     def __str__(self) -> str:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from followups import services
 from followups.models import FollowUp
 from siganteng.errors import Conflict
+from tenants.admin_scoping import ALL_ROLES, TenantScopedAdmin
 
 
 class RescheduleForm(forms.Form):
@@ -19,7 +20,10 @@ class RescheduleForm(forms.Form):
 
 
 @admin.register(FollowUp)
-class FollowUpAdmin(admin.ModelAdmin):
+class FollowUpAdmin(TenantScopedAdmin):
+    view_roles = ALL_ROLES
+    edit_roles = ALL_ROLES
+
     list_display = ("id", "tenant", "user_id", "status", "reason", "due_at", "attempts", "needs_review", "sent_at")
     list_filter = ("status", "needs_review", ("due_at", admin.DateFieldListFilter), "tenant")
     date_hierarchy = "due_at"

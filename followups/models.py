@@ -6,6 +6,7 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from chat.models import Channel, Conversation, Message
 from tenants.models import Tenant
@@ -67,8 +68,9 @@ class FollowUp(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("follow-up")
+        verbose_name_plural = _("follow-ups")
         ordering = ["-created_at"]
-        verbose_name = "follow-up"
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "idempotency_key"],

@@ -5,17 +5,20 @@ from jobs import services
 from jobs.models import AIModel, Artifact, Job, JobEvent, WebhookAttempt, WebhookDelivery
 from siganteng import storage
 from siganteng.errors import ApiError
+from tenants.admin_scoping import PlatformAdmin, TenantScopedAdmin, TenantScopedInline
 
 
 @admin.register(AIModel)
-class AIModelAdmin(admin.ModelAdmin):
+class AIModelAdmin(PlatformAdmin):
+    """The model catalog is the platform's: superusers only."""
+
     list_display = ["slug", "kind", "runner", "provider", "enabled", "updated_at"]
     list_filter = ["kind", "runner", "enabled"]
     list_editable = ["enabled"]
     search_fields = ["slug", "name"]
 
 
-class JobEventInline(admin.TabularInline):
+class JobEventInline(TenantScopedInline, admin.TabularInline):
     model = JobEvent
     extra = 0
     can_delete = False
@@ -26,7 +29,7 @@ class JobEventInline(admin.TabularInline):
         return False
 
 
-class ArtifactInline(admin.TabularInline):
+class ArtifactInline(TenantScopedInline, admin.TabularInline):
     model = Artifact
     extra = 0
     can_delete = False
@@ -42,7 +45,7 @@ class ArtifactInline(admin.TabularInline):
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(TenantScopedAdmin):
     list_display = ["id", "tenant", "model", "status", "progress_percent", "attempts", "created_at", "completed_at"]
     list_filter = ["status", "model", "tenant"]
     search_fields = ["id", "prompt", "idempotency_key"]
@@ -92,7 +95,7 @@ class JobAdmin(admin.ModelAdmin):
         self._apply(request, queryset, services.job_cancel, "Canceled")
 
 
-class WebhookAttemptInline(admin.TabularInline):
+class WebhookAttemptInline(TenantScopedInline, admin.TabularInline):
     model = WebhookAttempt
     extra = 0
     can_delete = False
@@ -101,7 +104,12 @@ class WebhookAttemptInline(admin.TabularInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(TenantScopedAdmin):
+    tenant_field = "job__tenant"
+
+    def has_add_permission(self, request) -> bool:
+        return False  # deliveries are created when a job completes, never by hand
+
     list_display = ["id", "job", "event_type", "status", "attempts", "next_attempt_at", "created_at"]
     list_filter = ["status", "event_type"]
     readonly_fields = ["id", "job", "url", "event_type", "payload", "attempts", "created_at"]

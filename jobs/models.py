@@ -13,6 +13,7 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Runner(models.TextChoices):
@@ -37,8 +38,9 @@ class AIModel(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("AI model")
+        verbose_name_plural = _("AI models")
         ordering = ["slug"]
-        verbose_name = "AI model"
 
     def __str__(self) -> str:
         return self.slug
@@ -98,6 +100,8 @@ class Job(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("job")
+        verbose_name_plural = _("jobs")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
@@ -189,8 +193,9 @@ class WebhookDelivery(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
         ordering = ["-created_at"]
-        verbose_name_plural = "webhook deliveries"
 
     def __str__(self) -> str:
         return f"{self.event_type} → {self.url} ({self.status})"

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.text import Truncator
 
 from knowledge import services, sources
 from knowledge.models import Chunk, Document, Source
+from tenants.admin_scoping import ALL_ROLES, TenantScopedAdmin, TenantScopedInline
 from tenants.models import Tenant
 
 
-class ChunkInline(admin.TabularInline):
+class ChunkInline(TenantScopedInline, admin.TabularInline):
+    view_roles = ALL_ROLES
     model = Chunk
     extra = 0
     can_delete = False
@@ -37,7 +40,10 @@ class RetrieveForm(forms.Form):
 
 
 @admin.register(Document)
-class DocumentAdmin(admin.ModelAdmin):
+class DocumentAdmin(TenantScopedAdmin):
+    # Agents read the knowledge base; owners edit it.
+    view_roles = ALL_ROLES
+
     list_display = ("title_or_id", "tenant", "status", "tag_list", "chunk_count", "source", "updated_at")
     list_filter = ("status", "source", "tenant")
     search_fields = ("external_id", "title", "tenant__id")
@@ -107,7 +113,10 @@ class DocumentAdmin(admin.ModelAdmin):
 
     def retrieve_view(self, request):
         """What the agent would retrieve for a tenant and a query."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         form = RetrieveForm(request.GET or None)
+        form.fields["tenant"].queryset = self._scope_choices(request, Tenant.objects.all())
         hits = []
         if form.is_valid():
             hits = services.search(
@@ -126,7 +135,9 @@ class DocumentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):
+class SourceAdmin(TenantScopedAdmin):
+    view_roles = ALL_ROLES
+
     list_display = (
         "url",
         "tenant",

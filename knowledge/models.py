@@ -12,6 +12,7 @@ import uuid
 
 import numpy as np
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Document(models.Model):
@@ -51,6 +52,8 @@ class Document(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("document")
+        verbose_name_plural = _("documents")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "external_id"], name="kb_document_tenant_external_id"),
@@ -128,6 +131,8 @@ class Source(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("source")
+        verbose_name_plural = _("sources")
         ordering = ["-created_at"]
         constraints = [models.UniqueConstraint(fields=["tenant", "url"], name="kb_source_tenant_url")]
 

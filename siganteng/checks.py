@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
+from siganteng import crypto
+
 
 @register()
 def configuration_checks(app_configs=None, **kwargs) -> list:
@@ -38,6 +40,8 @@ def configuration_checks(app_configs=None, **kwargs) -> list:
         )
     if settings.ADMIN_API_KEY and len(settings.ADMIN_API_KEY) < 32:
         problems.append(Error("ADMIN_API_KEY must be at least 32 characters.", id="siganteng.E007"))
+    for problem in crypto.key_problems(settings.SECRETS_ENCRYPTION_KEYS):
+        problems.append(Error(f"SECRETS_ENCRYPTION_KEYS: {problem}.", id="siganteng.E010"))
     if settings.REDIS_URL and "orm" in q:
         problems.append(Error("Q_CLUSTER has both a Redis and an ORM broker.", id="siganteng.E009"))
     if getattr(settings, "AWS_STORAGE_BUCKET_NAME", "") and not (
@@ -60,6 +64,16 @@ def deployment_checks(app_configs=None, **kwargs) -> list:
     problems: list = []
     if not settings.DEBUG and not settings.ALLOWED_HOSTS:
         problems.append(Error("ALLOWED_HOSTS is empty while DEBUG is off.", id="siganteng.E002"))
+    if not settings.DEBUG and not settings.SECRETS_ENCRYPTION_KEYS:
+        problems.append(
+            Error(
+                "SECRETS_ENCRYPTION_KEYS is empty while DEBUG is off: channel, tool and webhook secrets "
+                "cannot be stored or read.",
+                hint='Generate one with: python -c "from cryptography.fernet import Fernet; '
+                'print(Fernet.generate_key().decode())"',
+                id="siganteng.E011",
+            )
+        )
     if not settings.ADMIN_API_KEY:
         problems.append(
             Warning("ADMIN_API_KEY is not set: tenants can only be managed in the admin.", id="siganteng.W003")

@@ -40,7 +40,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "tenants.apps.BackOfficeAdminConfig",  # django.contrib.admin with the back-office's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -66,9 +66,13 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The back-office speaks the browser's language (Bahasa Indonesia or English) until a
+    # staff member chooses one; tenants.middleware then applies their stored choice.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tenants.middleware.StaffLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -87,6 +91,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "tenants.context_processors.backoffice",
             ],
         },
     },
@@ -419,10 +424,46 @@ LOGGING = {
     },
 }
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# The back-office's languages; Django's admin ships both, the project's own strings are
+# in locale/id/LC_MESSAGES/django.po (compiled by `make run` and `make test`).
+LANGUAGES = [("id", "Bahasa Indonesia"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Languages a tenant's agent may speak to its customers (Tenant.locale).
+TENANT_LOCALES = [
+    ("id", "Bahasa Indonesia"),
+    ("en", "English"),
+    ("ms", "Bahasa Melayu"),
+    ("jv", "Basa Jawa"),
+    ("su", "Basa Sunda"),
+]
+
+# --- Email (invitations, staff notifications) ---------------------------------------------
+# The console backend prints mail to the server's output; EMAIL_HOST switches to SMTP.
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "SIGANTENG <no-reply@localhost>")
+# How long an invitation link to the back-office stays valid.
+INVITATION_MAX_AGE_SECONDS = env_int("INVITATION_MAX_AGE_SECONDS", 7 * 24 * 3600, minimum=60)
+
+# --- Secrets at rest (siganteng/crypto.py) --------------------------------------------------
+# Channel secrets, tool signing secrets and tenant webhook secrets are encrypted with
+# Fernet keys, newest first: the first encrypts, every one decrypts, so a key is rotated
+# by putting a new one in front and running `manage.py rotate_secrets`. Without it,
+# DEBUG derives a development key from SECRET_KEY; production must set it (system check).
+SECRETS_ENCRYPTION_KEYS = env_list("SECRETS_ENCRYPTION_KEYS")
 
 # --- Jobs (jobs app) ----------------------------------------------------------------------
 # A running job holds a lease that its runner renews with every progress report; the

@@ -4,10 +4,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from siganteng import errors, health, scrape
 
-admin.site.site_header = "SIGANTENG back-office"
-admin.site.site_title = "SIGANTENG"
-admin.site.index_title = "Tenants, agents, knowledge, jobs and follow-ups"
-
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
@@ -15,6 +11,7 @@ urlpatterns = [
     # Back-office pages of the apps' own, under the admin's prefix (before its catch-all).
     path("admin/analytics/", include("chat.analytics_urls")),
     path("admin/inbox/", include("chat.inbox_urls")),
+    path("admin/staff/", include("tenants.backoffice_urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

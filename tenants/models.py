@@ -9,8 +9,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-from siganteng import webhooks
+from siganteng import crypto, webhooks
 from siganteng.ai.registry import llm_choices
 from tenants import hours
 
@@ -51,9 +52,9 @@ class Tenant(models.Model):
     """A business with its own agent, knowledge base, channels and keys."""
 
     id = models.SlugField(primary_key=True, max_length=50, help_text="Stable slug, e.g. 'toko-budi'.")
-    name = models.CharField(max_length=200)
-    persona = models.TextField(blank=True, help_text="Who the agent is and how it speaks.")
-    sop = models.TextField("SOP", blank=True, help_text="Standard operating procedures the agent follows.")
+    name = models.CharField(_("name"), max_length=200)
+    persona = models.TextField(_("persona"), blank=True, help_text=_("Who the agent is and how it speaks."))
+    sop = models.TextField(_("SOP"), blank=True, help_text=_("Standard operating procedures the agent follows."))
     locale = models.CharField(max_length=16, default="id", help_text="BCP 47 language, e.g. 'id' or 'en'.")
     timezone = models.CharField(max_length=64, default="Asia/Jakarta", validators=[_validate_tz])
     working_hours = models.JSONField(
@@ -78,8 +79,8 @@ class Tenant(models.Model):
     monthly_token_budget = models.PositiveBigIntegerField(
         null=True, blank=True, help_text="Tokens per calendar month (UTC); empty means unlimited."
     )
-    webhook_secret = models.CharField(
-        max_length=80, default=webhooks.new_secret, help_text="Signs outbound webhooks (Standard Webhooks)."
+    webhook_secret = crypto.EncryptedTextField(
+        default=webhooks.new_secret, help_text="Signs outbound webhooks (Standard Webhooks); encrypted at rest."
     )
 
     is_active = models.BooleanField(default=True)
@@ -90,6 +91,8 @@ class Tenant(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("tenant")
+        verbose_name_plural = _("tenants")
         ordering = ["id"]
 
     def __str__(self) -> str:
@@ -136,8 +139,9 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
         ordering = ["-created_at"]
-        verbose_name = "API key"
 
     def __str__(self) -> str:
         return f"{self.name} (sgt_{self.prefix}_…)"
@@ -167,7 +171,7 @@ class Membership(models.Model):
 
     OWNER = "owner"
     AGENT = "agent"
-    ROLES = ((OWNER, "Owner"), (AGENT, "Agent"))
+    ROLES = ((OWNER, _("Owner")), (AGENT, _("Agent")))
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
@@ -175,6 +179,8 @@ class Membership(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("staff member")
+        verbose_name_plural = _("staff")
         ordering = ["tenant_id", "user_id"]
         constraints = [models.UniqueConstraint(fields=["user", "tenant"], name="membership_user_tenant_unique")]
 
@@ -203,10 +209,10 @@ class AuditEntry(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name = _("audit log entry")
+        verbose_name_plural = _("audit log")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["tenant", "-created_at"])]
-        verbose_name = "audit log entry"
-        verbose_name_plural = "audit log"
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_repr}"
@@ -228,3 +234,46 @@ class RateWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant_id} @ {self.window}: {self.count}"
+
+
+class StaffProfile(models.Model):
+    """A back-office user's own preferences. Absent until they choose something."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile")
+    language = models.CharField(
+        max_length=8,
+        choices=settings.LANGUAGES,
+        blank=True,
+        help_text="Empty: the browser's language.",
+    )
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.language or 'browser'})"
+
+
+class Invitation(models.Model):
+    """An invitation to join a tenant's staff, sent by email as a signed, expiring link.
+
+    The link carries this row's id; the row records whether it was used, so a link works
+    once. Created and accepted only through :mod:`tenants.members`.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Membership.ROLES)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.tenant_id} ({self.role})"

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from siganteng.errors import ApiError, Conflict
-from tenants import hours, keys
+from tenants import audit, hours, keys
 from tenants.models import DEFAULT_SCOPES, ApiKey, Tenant
 
 # What a tenant's own ``admin`` key may change about itself. Everything else on the
@@ -75,9 +75,17 @@ def _full_clean(instance: Tenant | ApiKey) -> None:
 
 
 def api_key_create(
-    *, tenant: Tenant, name: str, scopes: list[str] | None = None, expires_at: dt.datetime | None = None
+    *,
+    tenant: Tenant,
+    name: str,
+    scopes: list[str] | None = None,
+    expires_at: dt.datetime | None = None,
+    actor=None,
 ) -> IssuedKey:
-    """Create a key; the returned ``full_key`` is never stored (only its hash is)."""
+    """Create a key; the returned ``full_key`` is never stored (only its hash is).
+
+    ``actor`` (the staff user, or None for the platform and API keys) is recorded in the
+    tenant's audit log with the key's name and scopes, never its secret."""
     full_key, prefix, secret_hash = keys.generate()
     api_key = ApiKey(
         tenant=tenant,
@@ -89,11 +97,22 @@ def api_key_create(
     )
     _full_clean(api_key)
     api_key.save()
+    audit.record(
+        tenant=tenant,
+        actor=actor,
+        action="api_key.create",
+        obj=api_key,
+        changes={"name": api_key.name, "scopes": api_key.scopes, "expires_at": _iso(api_key.expires_at)},
+    )
     return IssuedKey(api_key=api_key, full_key=full_key)
 
 
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
 @transaction.atomic
-def api_key_rotate(*, api_key: ApiKey, grace_seconds: int | None = None) -> IssuedKey:
+def api_key_rotate(*, api_key: ApiKey, grace_seconds: int | None = None, actor=None) -> IssuedKey:
     """Issue a replacement with the same name, scopes and expiry; the old key keeps
     working for ``API_KEY_ROTATION_GRACE_SECONDS`` (default 24 h) so deployed clients can
     switch, then expires. A revoked, expired or already rotated key cannot be rotated
@@ -108,20 +127,29 @@ def api_key_rotate(*, api_key: ApiKey, grace_seconds: int | None = None) -> Issu
         raise Conflict("This key has expired; create a new one instead.", code="key_expired")
     grace = settings.API_KEY_ROTATION_GRACE_SECONDS if grace_seconds is None else grace_seconds
     issued = api_key_create(
-        tenant=api_key.tenant, name=api_key.name, scopes=api_key.scopes, expires_at=api_key.expires_at
+        tenant=api_key.tenant, name=api_key.name, scopes=api_key.scopes, expires_at=api_key.expires_at, actor=actor
     )
     old_until = now + dt.timedelta(seconds=grace)
     if api_key.expires_at is None or api_key.expires_at > old_until:
         api_key.expires_at = old_until
     api_key.rotated_to = issued.api_key
     api_key.save(update_fields=["expires_at", "rotated_to"])
+    audit.record(
+        tenant=api_key.tenant,
+        actor=actor,
+        action="api_key.rotate",
+        obj=api_key,
+        changes={"rotated_to": issued.api_key.prefix, "expires_at": _iso(api_key.expires_at)},
+    )
     return issued
 
 
-def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
-    """Revoke at once (idempotent: revoking twice keeps the first time)."""
-    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+def api_key_revoke(*, api_key: ApiKey, actor=None) -> ApiKey:
+    """Revoke at once (idempotent: revoking twice keeps the first time, and logs once)."""
+    revoked = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     api_key.refresh_from_db(fields=["revoked_at"])
+    if revoked:
+        audit.record(tenant=api_key.tenant, actor=actor, action="api_key.revoke", obj=api_key)
     return api_key
 
 

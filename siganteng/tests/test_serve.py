@@ -81,6 +81,35 @@ def test_it_serves_and_stops_both_processes_on_a_signal(tmp_path, sig):
     assert "Stopped web server and task cluster." in log.read_text()
 
 
+def test_it_keeps_the_whatsapp_verify_token_out_of_the_access_log(tmp_path, make_tenant):
+    from chat.channels.services import channel_create
+
+    channel, generated = channel_create(
+        tenant=make_tenant("acme"),
+        kind="whatsapp",
+        name="wa",
+        config={"phone_number_id": "106540352242922"},
+        secrets={"access_token": "EAAG-x", "app_secret": "app-secret-x"},
+    )
+    token = generated["verify_token"]
+    proc, _web, _cluster, log = _start(tmp_path)
+    try:
+        path = f"/channels/whatsapp/{channel.inbound_token}/"
+        query = {"hub.mode": "subscribe", "hub.verify_token": token, "hub.challenge": "4242"}
+        response = httpx.get(f"http://127.0.0.1:{_port(log)}{path}", params=query, timeout=10)
+        assert response.status_code == 200 and response.text == "4242"
+        wait_until(lambda: path in log.read_text(errors="replace"), timeout=10, message="the access log line")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    text = log.read_text(errors="replace")
+    assert token not in text and "hub.verify_token" not in text
+
+
+def _port(log) -> int:
+    return int(re.search(r"Serving on http://127.0.0.1:(\d+)", log.read_text(errors="replace")).group(1))
+
+
 def test_it_stops_the_cluster_and_fails_when_the_web_server_dies(tmp_path):
     proc, web, cluster, log = _start(tmp_path)
     os.kill(web, signal.SIGKILL)

@@ -20,6 +20,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 BASE_DIR = Path(settings.BASE_DIR)
+# gunicorn's default access line carries the request line with its query string, and the
+# referer; the WhatsApp verification handshake puts the channel's verify token in the
+# query string. So: the path without the query string, and no referer.
+ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"'
 
 
 class Command(BaseCommand):
