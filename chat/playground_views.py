@@ -6,10 +6,10 @@ from __future__ import annotations
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from rest_framework.exceptions import APIException
 
 from chat import selectors, services
 from chat.models import CONVERSATION_CHANNELS, Conversation, Message
+from siganteng.errors import ApiError
 from tenants.models import Tenant
 
 
@@ -36,8 +36,8 @@ def playground(request: HttpRequest) -> HttpResponse:
                 locale=data.get("locale") or None,
             )
             conversation = result.conversation
-        except APIException as exc:
-            error = f"{exc.status_code}: {exc.detail}"
+        except ApiError as exc:
+            error = f"{exc.status_code}: {exc.message}"
     turns: list[Message] = []
     if conversation is not None:
         turns = list(selectors.message_list(conversation=conversation).order_by("created_at"))

@@ -228,3 +228,25 @@ def test_it_retries_a_reply_when_the_llm_provider_is_down(tenant, make_channel, 
     assert event.status == "received" and event.error
     assert telegram_api.sent == [] and not Message.objects.filter(role="assistant").exists()
     assert Message.objects.filter(role="user").count() == 1  # the customer's message is kept
+
+
+def test_it_gives_up_a_reply_when_the_llm_provider_refuses_for_good(
+    tenant, make_channel, telegram_api, local_server, settings
+):
+    settings.OPENAI_API_KEY = "sk-test"
+    settings.OPENAI_BASE_URL = f"{local_server.url}/v1"
+    settings.LLM_MAX_RETRIES = 0
+    tenant.llm_provider = "openai"
+    tenant.save()
+    local_server.handler = lambda req: Reply(401, {"error": {"message": "bad key", "type": "invalid_request_error"}})
+    channel = make_channel(tenant, "telegram")
+    _post(
+        channel,
+        dumps(telegram_update(update_id=1, message_id=1, chat_id=7, text="halo")),
+        **{"X-Telegram-Bot-Api-Secret-Token": "tg-secret-0123456789"},
+    )
+    event = InboundEvent.objects.get()
+    assert tasks.reply_inbound(event.pk) == "failed"
+    event.refresh_from_db()
+    assert event.status == "failed" and "language model" in event.error
+    assert telegram_api.sent == []
