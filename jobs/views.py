@@ -162,7 +162,10 @@ class JobDetailView(APIView):
 
 
 class JobEventListView(APIView):
+    """A job's history, answered whole (not paginated)."""
+
     required_scope = "jobs"
+    pagination_class = None
 
     @extend_schema(
         operation_id="jobs_events", tags=["jobs"], responses={200: JobEventOutputSerializer(many=True), **ERRORS}
