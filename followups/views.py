@@ -15,7 +15,7 @@ from followups import selectors, services
 from followups.models import FollowUp
 from followups.serializers import FollowUpOutputSerializer, ListFilterSerializer, ScheduleInputSerializer
 from siganteng.api import IDEMPOTENCY_KEY_PARAMETER, get_owned_or_404, idempotency_key
-from siganteng.errors import field_error
+from siganteng.errors import error_responses, field_error
 from siganteng.pagination import paginated_response
 from tenants.auth import request_tenant
 
@@ -112,7 +112,14 @@ class DetailView(APIView):
 class CancelView(APIView):
     required_scope = SCOPE
 
-    @extend_schema(request=None, responses=FollowUpOutputSerializer, operation_id="followups_cancel")
+    @extend_schema(
+        request=None,
+        responses={
+            200: FollowUpOutputSerializer,
+            **error_responses({409: "not_cancelable: the follow-up was already sent, failed or canceled."}),
+        },
+        operation_id="followups_cancel",
+    )
     def post(self, request, followup_id):
         followup = get_owned_or_404(FollowUp, request_tenant(request), pk=followup_id)
         return Response(FollowUpOutputSerializer(services.followup_cancel(followup=followup)).data)
