@@ -28,7 +28,7 @@ from chat.channels.registry import transport_class
 from chat.channels.services import channel_send, conversation_for
 from chat.models import Channel, Conversation, Message
 from followups.models import FollowUp
-from siganteng.errors import Conflict, field_error
+from siganteng.errors import ApiError, Conflict, field_error
 from siganteng.queue import enqueue_now
 from tenants.models import Tenant
 
@@ -261,12 +261,15 @@ def followup_deliver(*, followup_id: str, token: str) -> str:
     if not bubbles:
         try:
             bubbles, message = _bubbles_for(followup)
-        except Exception as exc:  # the LLM failed: nothing was sent, so retrying is safe
+        except Exception as exc:
+            # Nothing was sent, so retrying is safe; whether it can help is the error's to
+            # say (a spent budget or a refused request will not pass by waiting).
             logger.warning("composing follow-up %s failed: %s", followup.pk, exc)
+            permanent = isinstance(exc, ApiError) and not exc.retryable
             return _after_error(
                 followup,
                 token,
-                TransportError(f"Composing the message failed: {exc}", permanent=False, code="compose_failed"),
+                TransportError(f"Composing the message failed: {exc}", permanent=permanent, code="compose_failed"),
                 started=False,
             )
 
