@@ -3,7 +3,8 @@
 Without any variables the project runs on the embedded default: SQLite (WAL, busy
 timeout, immediate transactions), django-q2's ORM broker, a local-memory cache, local
 file storage and the offline extractive LLM. ``DATABASE_URL``, ``REDIS_URL`` and the
-S3 variables switch each part to its production counterpart; see README.md.
+S3 variables switch each part to its production counterpart; every variable is in
+docs/reference/configuration.md (a test keeps that table equal to what this module reads).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "siganteng.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    # Static files (the admin's, Swagger's) served by the app itself, compressed; see README.
+    # Static files (the admin's, Swagger's) served by the app itself, compressed; docs/adr/0022.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -110,7 +111,8 @@ else:
                 # WAL lets readers and one writer work at once; the busy timeout makes a
                 # second writer wait instead of failing, and IMMEDIATE transactions take
                 # the write lock up front so a read-then-write never deadlocks. Without
-                # them a django-q2 cluster loses task results to "database is locked".
+                # them a django-q2 cluster loses task results to "database is locked"
+                # (docs/adr/0003-embedded-default.md).
                 "init_command": (
                     "PRAGMA journal_mode=WAL;"
                     "PRAGMA synchronous=NORMAL;"
@@ -157,7 +159,8 @@ Q_CLUSTER = {
     "retry": env_int("Q_RETRY", 360, minimum=2),
     "max_attempts": env_int("Q_MAX_ATTEMPTS", 3, minimum=1),
     # Recycling a worker every 500 tasks (django-q2's default) stalls it for seconds each
-    # time; a large value still bounds memory without the stalls (bench/taskqueue.py).
+    # time; a large value still bounds memory without the stalls (bench/taskqueue.py,
+    # docs/adr/0004-task-cluster-settings.md).
     "recycle": env_int("Q_RECYCLE", 20000, minimum=0),
     # 0 = keep every result and never prune on the monitor's hot path; results older than
     # 24 h are pruned by an hourly schedule instead (siganteng.tasks.prune_task_results).
@@ -414,20 +417,21 @@ KB_MAX_QUERY_TERMS = 32
 KB_MATRIX_CACHE_TENANTS = env_int("KB_MATRIX_CACHE_TENANTS", 16, minimum=1)
 KB_PG_RANK_NORMALIZATION = 1  # ts_rank: divide by 1 + log(length)
 # PostgreSQL lexical bounds (knowledge.retrieval._pg_lexical): they bound the tail latency
-# of a search over a large tenant without changing its quality (bench/retrieval.py).
+# of a search over a large tenant without changing its quality (bench/retrieval.py,
+# docs/adr/0008-bounded-postgresql-lexical-search.md).
 KB_PG_DF_CAP = env_int("KB_PG_DF_CAP", 20000, minimum=1)  # document frequencies are counted up to this
 # A lexeme among pg_stats' most common ones, estimated in at least this many of the tenant's
 # chunks, is not counted: its frequency there (refreshed by ANALYZE) times the chunks is used.
 KB_PG_DF_ESTIMATE_FROM = env_int("KB_PG_DF_ESTIMATE_FROM", 1000, minimum=1)
 KB_PG_STATS_TTL = env_float("KB_PG_STATS_TTL", 300.0)  # s between re-reads of pg_stats' common lexemes
 # Chunks ranked per query at most (rarest terms first; all terms first when every word is
-# common); chosen with bench/retrieval.py.
+# common); chosen with bench/retrieval.py (docs/adr/0008).
 KB_PG_MATCH_BUDGET = env_int("KB_PG_MATCH_BUDGET", 2000, minimum=1)
 KB_RRF_K = 60
-# (lexical, dense) weights for reciprocal-rank fusion, "<language>:<embedder>" (* = any).
-# Chosen by bench/retrieval.py (nDCG@10 / Recall@100; its figures are in the docs):
-# - indonesian:local — any dense weight lowers nDCG: the English-only model is skipped and
-#   the query is not embedded.
+# (lexical, dense) weights for reciprocal-rank fusion, "<language>:<embedder>" (* = any),
+# chosen with bench/retrieval.py: docs/adr/0009-fusion-weights-by-measurement.md.
+# - indonesian:local — any dense weight lowers ranking: the English-only model is skipped
+#   and the query is not embedded.
 # - english:local — a dense weight of 0.8 ranks best.
 # - other languages with the English-only local model: unmeasured, lexical only.
 # - openai/gemini (multilingual) are unmeasured here: equal weights, the usual RRF default.
