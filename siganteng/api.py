@@ -39,8 +39,9 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     str,
     OpenApiParameter.HEADER,
     required=False,
-    description=f"At most {IDEMPOTENCY_KEY_MAX_LENGTH} characters (longer is a 400 naming the header). The same "
-    "key and body again answer the first result; the same key with another body is a 409.",
+    description=f"At most {IDEMPOTENCY_KEY_MAX_LENGTH} characters (longer is a 400 naming the header). A key "
+    "the tenant already used answers the first result instead of creating another (jobs: the same key with "
+    "another body is a 409).",
 )
 
 
