@@ -17,7 +17,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse, UnreadablePostError
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
@@ -203,6 +203,9 @@ def _as_domain_error(exc: Exception) -> Exception:
     """Django's own exceptions as the domain errors they mean."""
     if isinstance(exc, RequestDataTooBig):
         return ApiError("Request body too large.", code="request_too_large", status_code=413)
+    if isinstance(exc, UnreadablePostError):
+        # The body stalled past WEB_BODY_TIMEOUT (siganteng/wsgi.py) or the client went away.
+        return ApiError("The request body did not arrive in time.", code="request_timeout", status_code=408)
     if isinstance(exc, SuspiciousOperation):
         return ApiError("Bad request.")
     if isinstance(exc, Http404):
@@ -277,6 +280,11 @@ def server_error_view(request: HttpRequest) -> JsonResponse:
 
 
 def bad_request_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """Django's 400 for views outside DRF (channel webhooks, pages). A body over
+    ``DATA_UPLOAD_MAX_MEMORY_SIZE`` reaches Django as a SuspiciousOperation too, and is
+    answered 413 as the API answers it."""
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse(error_body("request_too_large", "Request body too large."), status=413)
     return JsonResponse(error_body("bad_request", "Bad request."), status=400)
 
 
@@ -303,7 +311,7 @@ def error_responses(described: dict[int, str]) -> dict[int, OpenApiResponse]:
     """Error answers of one operation, for ``@extend_schema(responses={200: ...,
     **error_responses({409: "The job is not cancelable."})})``.
 
-    The answers every operation of a kind can give (400, 401, 403, 404, 413, 415, 429)
+    The answers every operation of a kind can give (400, 401, 403, 404, 408, 413, 415, 429)
     are added by :class:`siganteng.schema.AutoSchema`; declare here what is particular to
     the operation (402, 409, 502, 503), or a more precise description of a common one."""
     return {code: OpenApiResponse(ErrorSerializer, description=text) for code, text in described.items()}

@@ -9,7 +9,7 @@ Two rules, applied to every operation so no view has to repeat them:
   cursor envelope ``{"next", "previous", "results"}`` exactly when it is answered so.
 - **Errors.** The answers an operation can give from its shape alone are declared in the
   one error shape: 400 (bad input or headers), 401 and 403 (authenticated views), 404
-  (a path parameter, or a list's unknown cursor), 413 and 415 (a request body), 429
+  (a path parameter, or a list's unknown cursor), 408, 413 and 415 (a request body), 429
   (throttled views). What is particular to one operation (402, 409, 502, 503, ...) is
   declared on it with :func:`siganteng.errors.error_responses`.
 """
@@ -30,6 +30,7 @@ COMMON_ERRORS = {
     401: "Missing, malformed, revoked or expired key.",
     403: "The key lacks the scope, or X-Tenant-Id names another tenant.",
     404: "Unknown id (or another tenant's), or an unknown page cursor.",
+    408: "The request body did not arrive in time.",
     413: "The request body is too large.",
     415: "Unsupported Content-Type for the request body.",
     429: "Rate limited; see Retry-After.",
@@ -50,7 +51,7 @@ class AutoSchema(openapi.AutoSchema):
         if "{" in self.path or (self.method == "GET" and self._is_list_view() and self._get_paginator()):
             codes.append(404)
         if self.method in ("POST", "PUT", "PATCH") and self.get_request_serializer() is not None:
-            codes += [413, 415]
+            codes += [408, 413, 415]
         if self.view.get_throttles():
             codes.append(429)
         return codes

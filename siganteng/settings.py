@@ -206,6 +206,9 @@ STORAGES = {
 }
 SIGNED_URL_MAX_AGE = env_int("SIGNED_URL_MAX_AGE", 3600, minimum=1)
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
+# Seconds a request body may stall between bytes before the read fails (siganteng/wsgi.py),
+# so a slow client cannot hold a web worker thread; 0 turns the limit off.
+WEB_BODY_TIMEOUT = env_float("WEB_BODY_TIMEOUT", 10.0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024, minimum=1)
 
 # --- HTTP, CORS, security ----------------------------------------------------------------
@@ -242,14 +245,17 @@ TELEGRAM_API_BASE = env_str("TELEGRAM_API_BASE", "https://api.telegram.org").rst
 WHATSAPP_API_BASE = env_str("WHATSAPP_API_BASE", "https://graph.facebook.com").rstrip("/")
 WHATSAPP_API_VERSION = env_str("WHATSAPP_API_VERSION", "v21.0")
 CHANNEL_TIMEOUT = env_float("CHANNEL_TIMEOUT", 10.0)
-FOLLOWUP_LEASE_SECONDS = env_int("FOLLOWUP_LEASE_SECONDS", 600, minimum=10)
+# A delivery renews its lease every third of this while it runs (siganteng.leases); a
+# dead worker's follow-up is taken back by the reconciler within about this long.
+FOLLOWUP_LEASE_SECONDS = env_int("FOLLOWUP_LEASE_SECONDS", 30, minimum=3)
 FOLLOWUP_MAX_ATTEMPTS = env_int("FOLLOWUP_MAX_ATTEMPTS", 5, minimum=1)
 FOLLOWUP_RETRY_BASE_SECONDS = env_float("FOLLOWUP_RETRY_BASE_SECONDS", 30.0)
 FOLLOWUP_DISPATCH_BATCH = env_int("FOLLOWUP_DISPATCH_BATCH", 500, minimum=1)
-# The scheduled dispatcher runs once a minute (django-q2's finest schedule); it keeps
-# claiming for this many seconds so follow-ups go out within ~a second of being due.
+# `serve` (and compose) run a dedicated dispatcher polling every FOLLOWUP_DISPATCH_INTERVAL
+# seconds; the once-a-minute scheduled pass is the fallback, and may keep polling for
+# FOLLOWUP_DISPATCH_LOOP_SECONDS where no dedicated dispatcher runs.
 FOLLOWUP_DISPATCH_LOOP_SECONDS = env_float("FOLLOWUP_DISPATCH_LOOP_SECONDS", 0.0)
-FOLLOWUP_DISPATCH_INTERVAL = env_float("FOLLOWUP_DISPATCH_INTERVAL", 1.0)
+FOLLOWUP_DISPATCH_INTERVAL = env_float("FOLLOWUP_DISPATCH_INTERVAL", 0.5)
 
 # --- Authentication and API --------------------------------------------------------
 # The admin shows a new API key once in a message: keep messages in a signed cookie so
@@ -408,6 +414,13 @@ KB_CHUNK_TARGET_TOKENS = env_int("KB_CHUNK_TARGET_TOKENS", 200, minimum=20)
 KB_CHUNK_OVERLAP_TOKENS = env_int("KB_CHUNK_OVERLAP_TOKENS", 30, minimum=0)
 KB_EMBED_BATCH = env_int("KB_EMBED_BATCH", 32, minimum=1)
 KB_UPLOAD_MAX_BYTES = env_int("KB_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
+# Zip-based documents (.docx) are refused before parsing when they would inflate past this
+# many bytes or hold more members; the same byte limit caps the text taken from a PDF.
+KB_ARCHIVE_MAX_BYTES = env_int("KB_ARCHIVE_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
+KB_ARCHIVE_MAX_MEMBERS = env_int("KB_ARCHIVE_MAX_MEMBERS", 1000, minimum=10)
+# A document still PENDING this long after its last change lost its ingestion wake-up
+# (a worker died): the reconciler queues it again.
+KB_PENDING_RECOVER_AFTER = env_int("KB_PENDING_RECOVER_AFTER", 300, minimum=30)
 KB_SOURCE_MAX_BYTES = env_int("KB_SOURCE_MAX_BYTES", 2 * 1024 * 1024, minimum=1)
 KB_SOURCE_TIMEOUT = env_float("KB_SOURCE_TIMEOUT", 10.0)
 KB_SOURCE_MAX_ITEMS = env_int("KB_SOURCE_MAX_ITEMS", 50, minimum=1)

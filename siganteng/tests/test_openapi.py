@@ -74,7 +74,7 @@ def test_it_declares_the_errors_every_operation_can_answer_in_the_error_shape(op
             if path not in SIGNED_NOT_KEYED:
                 assert {"401", "403"} <= set(responses), where
             if "requestBody" in op:
-                assert {"413", "415"} <= set(responses), where
+                assert {"408", "413", "415"} <= set(responses), where
             for code, response in responses.items():
                 if code.startswith(("4", "5")):
                     schema = response["content"]["application/json"]["schema"]
