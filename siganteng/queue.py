@@ -1,9 +1,9 @@
 """Enqueueing django-q2 tasks: one reused broker connection, only after commit.
 
 django-q2's ``async_task`` opens a new broker connection per call unless given one, so
-the broker is created once per process (bench/jobs.py compares the two). Tasks take primary keys, never model instances.
-The queue only carries wake-ups: the database row is the truth, and reconcilers
-re-enqueue work whose wake-up was lost.
+the broker is created once per process (bench/jobs.py compares the two). Tasks take
+primary keys, never model instances. The queue only carries wake-ups: the database row
+is the truth, and reconcilers re-enqueue work whose wake-up was lost.
 """
 
 from __future__ import annotations

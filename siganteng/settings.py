@@ -158,9 +158,9 @@ Q_CLUSTER = {
     "timeout": env_int("Q_TIMEOUT", 300, minimum=1),
     "retry": env_int("Q_RETRY", 360, minimum=2),
     "max_attempts": env_int("Q_MAX_ATTEMPTS", 3, minimum=1),
-    # Recycling a worker every 500 tasks (django-q2's default) stalls it for seconds each
-    # time; a large value still bounds memory without the stalls (bench/taskqueue.py,
-    # docs/adr/0004-task-cluster-settings.md).
+    # Chosen with bench/taskqueue.py (docs/adr/0004-task-cluster-settings.md): recycling
+    # every 500 tasks (django-q2's default) stalls each worker for seconds; a large value
+    # still bounds memory without the stalls.
     "recycle": env_int("Q_RECYCLE", 20000, minimum=0),
     # 0 = keep every result and never prune on the monitor's hot path; results older than
     # 24 h are pruned by an hourly schedule instead (siganteng.tasks.prune_task_results).
@@ -429,25 +429,22 @@ KB_SEARCH_MAX_K = 100
 KB_MAX_QUERY_TERMS = 32
 KB_MATRIX_CACHE_TENANTS = env_int("KB_MATRIX_CACHE_TENANTS", 16, minimum=1)
 KB_PG_RANK_NORMALIZATION = 1  # ts_rank: divide by 1 + log(length)
-# PostgreSQL lexical bounds (knowledge.retrieval._pg_lexical): they bound the tail latency
-# of a search over a large tenant without changing its quality (bench/retrieval.py,
-# docs/adr/0008-bounded-postgresql-lexical-search.md).
+# PostgreSQL lexical bounds (knowledge.retrieval._pg_lexical), chosen with bench/retrieval.py:
+# docs/adr/0008-bounded-postgresql-lexical-search.md; figures in docs/benchmarks/.
 KB_PG_DF_CAP = env_int("KB_PG_DF_CAP", 20000, minimum=1)  # document frequencies are counted up to this
 # A lexeme among pg_stats' most common ones, estimated in at least this many of the tenant's
 # chunks, is not counted: its frequency there (refreshed by ANALYZE) times the chunks is used.
 KB_PG_DF_ESTIMATE_FROM = env_int("KB_PG_DF_ESTIMATE_FROM", 1000, minimum=1)
 KB_PG_STATS_TTL = env_float("KB_PG_STATS_TTL", 300.0)  # s between re-reads of pg_stats' common lexemes
 # Chunks ranked per query at most (rarest terms first; all terms first when every word is
-# common); chosen with bench/retrieval.py (docs/adr/0008).
+# common); 2000 was faster than 5000 and kept the quality 1000 lost (docs/adr/0008).
 KB_PG_MATCH_BUDGET = env_int("KB_PG_MATCH_BUDGET", 2000, minimum=1)
 KB_RRF_K = 60
 # (lexical, dense) weights for reciprocal-rank fusion, "<language>:<embedder>" (* = any),
-# chosen with bench/retrieval.py: docs/adr/0009-fusion-weights-by-measurement.md.
-# - indonesian:local — any dense weight lowers ranking: the English-only model is skipped
-#   and the query is not embedded.
-# - english:local — a dense weight of 0.8 ranks best.
-# - other languages with the English-only local model: unmeasured, lexical only.
-# - openai/gemini (multilingual) are unmeasured here: equal weights, the usual RRF default.
+# chosen with bench/retrieval.py on TyDi QA (Indonesian) and NFCorpus (English):
+# docs/adr/0009-fusion-weights-by-measurement.md. The English-only local model lowers
+# Indonesian ranking at any weight, so 0 (the query is not embedded); other languages
+# with it are unmeasured (lexical only); multilingual provider embedders get equal weights.
 KB_FUSION_WEIGHTS: dict[str, tuple[float, float]] = {
     "indonesian:local": (1.0, 0.0),
     "english:local": (1.0, 0.8),
