@@ -21,10 +21,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
-from rest_framework.exceptions import APIException
 
 from chat import handoff
 from chat.models import CONVERSATION_CHANNELS, Conversation, ConversationState, Message
+from siganteng.errors import ApiError
 from tenants.staff import current_tenant, role_for
 
 STATE_FILTERS = ("open", *ConversationState.values, "all")
@@ -234,9 +234,7 @@ def conversation_action(request: HttpRequest, conversation_id) -> HttpResponse:
             handoff.staff_reply(conversation=conversation, text=request.POST.get("text", ""), author=user)
         else:
             messages.error(request, _("Unknown action."))
-    except APIException as exc:
-        detail = exc.detail
-        if isinstance(detail, dict):
-            detail = " ".join(str(v[0] if isinstance(v, list) else v) for v in detail.values())
-        messages.error(request, str(detail))
+    except ApiError as exc:
+        problems = [str(v[0] if isinstance(v, list) else v) for v in exc.fields.values()]
+        messages.error(request, " ".join(problems) or exc.message)
     return redirect("inbox-conversation", conversation.pk)

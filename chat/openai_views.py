@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 
 from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -28,7 +29,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chat import services
-from chat.views import split_messages
+from chat.views import CHAT_ERRORS, split_messages
 from siganteng.errors import ApiError, error_body
 from tenants.auth import request_tenant
 from tenants.models import Tenant
@@ -131,9 +132,13 @@ class ChatCompletionsView(APIView):
                         "siganteng": serializers.DictField(),
                     },
                 ),
-                description="OpenAI chat.completion; with stream=true, chat.completion.chunk server-sent events "
-                "ending with `data: [DONE]`.",
-            )
+                description="OpenAI chat.completion.",
+            ),
+            (200, "text/event-stream"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="With stream=true: chat.completion.chunk server-sent events ending with `data: [DONE]`.",
+            ),
+            **CHAT_ERRORS,
         },
     )
     def post(self, request: Request):
@@ -217,7 +222,7 @@ class ChatCompletionsView(APIView):
                     }
                     yield f"data: {json.dumps(body)}\n\n".encode()
         except ApiError as exc:
-            yield f"data: {json.dumps(error_body(exc.error_code, str(exc.detail)))}\n\n".encode()
+            yield f"data: {json.dumps(error_body(exc.code, exc.message))}\n\n".encode()
         yield b"data: [DONE]\n\n"
 
 

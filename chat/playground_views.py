@@ -6,11 +6,11 @@ from __future__ import annotations
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from rest_framework.exceptions import APIException
 
 from chat import feedback, selectors, services
 from chat.models import CONVERSATION_CHANNELS, Conversation, Message
 from siganteng.api import parse_uuid
+from siganteng.errors import ApiError
 from tenants.models import Tenant
 
 
@@ -34,8 +34,8 @@ def playground(request: HttpRequest) -> HttpResponse:
                 feedback.feedback_record(
                     tenant=tenant, message=answer, value=data.get("value", ""), source="playground"
                 )
-            except APIException as exc:
-                error = f"{exc.status_code}: {exc.detail}"
+            except ApiError as exc:
+                error = f"{exc.status_code}: {exc.message}"
     elif request.method == "POST" and tenant is not None and data.get("text", "").strip():
         try:
             result = services.reply(
@@ -47,8 +47,8 @@ def playground(request: HttpRequest) -> HttpResponse:
                 locale=data.get("locale") or None,
             )
             conversation = result.conversation
-        except APIException as exc:
-            error = f"{exc.status_code}: {exc.detail}"
+        except ApiError as exc:
+            error = f"{exc.status_code}: {exc.message}"
     turns: list[Message] = []
     if conversation is not None:
         turns = list(

@@ -31,7 +31,7 @@ from chat.prompt import ChannelRules
 from siganteng import metrics
 from siganteng.ai import llm
 from siganteng.ai.base import ChatMessage, ContextPassage, LLMRequest, LLMResponse, ProviderError, Usage
-from siganteng.errors import ApiError, Conflict, field_error
+from siganteng.errors import ApiError, Conflict, Unavailable, UpstreamError, field_error
 from tenants.models import Tenant
 
 CHANNELS = tuple(c for c, _ in CONVERSATION_CHANNELS)
@@ -171,11 +171,10 @@ def _call_llm(request: LLMRequest, tenant: Tenant, *, stream: bool) -> Iterator[
 
 
 def _provider_failure(exc: ProviderError) -> ApiError:
-    return ApiError(
-        f"The language model failed: {exc}",
-        code="provider_error" if exc.permanent else "provider_unavailable",
-        status_code=502 if exc.permanent else 503,
-    )
+    """A provider's failure as the domain error: a transient one is ``retryable``."""
+    if exc.permanent:
+        return UpstreamError(f"The language model failed: {exc}", code="provider_error")
+    return Unavailable(f"The language model failed: {exc}", code="provider_unavailable")
 
 
 def _run(turn: _Turn, *, stream: bool) -> Iterator[Delta | ReplyResult]:
@@ -257,7 +256,7 @@ def _run(turn: _Turn, *, stream: bool) -> Iterator[Delta | ReplyResult]:
             raise _provider_failure(exc) from exc
         timings["provider_ms"] += (time.perf_counter() - t) * 1000
         if response is None:
-            raise ApiError("The language model returned no response.", code="provider_error", status_code=502)
+            raise UpstreamError("The language model returned no response.")
         total = Usage(
             total.input_tokens + response.usage.input_tokens, total.output_tokens + response.usage.output_tokens
         )

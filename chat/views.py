@@ -30,8 +30,8 @@ from chat.serializers import (
 from siganteng import webhooks
 from siganteng.ai.base import ChatMessage
 from siganteng.api import get_owned_or_404
-from siganteng.errors import ApiError, error_body, field_error
-from siganteng.pagination import CreatedCursorPagination
+from siganteng.errors import ApiError, error_body, error_responses, field_error
+from siganteng.pagination import CreatedCursorPagination, paginated_response
 from tenants.auth import request_tenant
 
 
@@ -79,6 +79,16 @@ def split_messages(messages: list[dict], field: str = "messages") -> tuple[str, 
     return last["content"], earlier, system
 
 
+# What a turn can answer beyond the common errors (siganteng.schema.AutoSchema).
+CHAT_ERRORS = error_responses(
+    {
+        402: "budget_exceeded: the tenant's monthly token budget is spent.",
+        502: "provider_error: the language model refused or returned nothing.",
+        503: "provider_unavailable: the language model failed for now; try again later.",
+    }
+)
+
+
 def sse(event: str, data: dict) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
@@ -109,12 +119,13 @@ class ChatView(APIView):
     @extend_schema(
         request=InputSerializer,
         responses={
-            200: OpenApiResponse(
-                ReplySerializer,
-                description="The answer. With stream=true: text/event-stream of `delta` events ({text}) and "
-                "one final `done` event with this same body (or an `error` event).",
+            (200, "application/json"): OpenApiResponse(ReplySerializer, description="The answer."),
+            (200, "text/event-stream"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="With stream=true: server-sent `delta` events ({text}) and one final `done` event "
+                "with the body of the plain answer (or an `error` event in the error shape).",
             ),
-            402: OpenApiResponse(description="budget_exceeded"),
+            **CHAT_ERRORS,
         },
     )
     def post(self, request: Request):
@@ -157,7 +168,7 @@ class ChatView(APIView):
                 else:
                     yield sse("done", reply_payload(item))
         except ApiError as exc:
-            yield sse("error", error_body(exc.error_code, str(exc.detail)))
+            yield sse("error", error_body(exc.code, exc.message))
 
 
 class ConversationListView(APIView):
@@ -179,9 +190,7 @@ class ConversationListView(APIView):
         if user_id and "\x00" in user_id:  # PostgreSQL refuses NUL in a query: a 500 otherwise
             raise field_error("user_id", "Null characters are not allowed.")
         qs = selectors.conversation_list(tenant=tenant, user_id=user_id, channel=channel)
-        paginator = CreatedCursorPagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(ConversationSerializer(page, many=True).data)
+        return paginated_response(view=self, request=request, queryset=qs, serializer_class=ConversationSerializer)
 
 
 class ConversationDetailView(APIView):
@@ -201,9 +210,12 @@ class MessageListView(APIView):
     @extend_schema(responses=MessageSerializer(many=True))
     def get(self, request: Request, conversation_id: str):
         conversation = get_owned_or_404(Conversation, request_tenant(request), pk=conversation_id)
-        paginator = CreatedCursorPagination()
-        page = paginator.paginate_queryset(selectors.message_list(conversation=conversation), request, view=self)
-        return paginator.get_paginated_response(MessageSerializer(page, many=True).data)
+        return paginated_response(
+            view=self,
+            request=request,
+            queryset=selectors.message_list(conversation=conversation),
+            serializer_class=MessageSerializer,
+        )
 
     @extend_schema(
         request=handoff_views.AgentMessageInput,
@@ -248,11 +260,12 @@ class ToolListView(APIView):
     @extend_schema(responses=ToolSerializer(many=True))
     def get(self, request: Request):
         qs = selectors.tool_list(tenant=request_tenant(request))
-        paginator = CreatedCursorPagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(ToolSerializer(page, many=True).data)
+        return paginated_response(view=self, request=request, queryset=qs, serializer_class=ToolSerializer)
 
-    @extend_schema(request=InputSerializer, responses={201: ToolSerializer})
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: ToolSerializer, **error_responses({409: "A tool with this name already exists."})},
+    )
     def post(self, request: Request):
         tenant = request_tenant(request)
         data = self.InputSerializer(data=request.data)
@@ -278,7 +291,10 @@ class ToolDetailView(APIView):
     def get(self, request: Request, tool_id: str):
         return Response(ToolSerializer(get_owned_or_404(Tool, request_tenant(request), pk=tool_id)).data)
 
-    @extend_schema(request=InputSerializer, responses=ToolSerializer)
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: ToolSerializer, **error_responses({409: "A tool with this name already exists."})},
+    )
     def patch(self, request: Request, tool_id: str):
         tool = get_owned_or_404(Tool, request_tenant(request), pk=tool_id)
         data = self.InputSerializer(data=request.data, partial=True)
@@ -294,16 +310,22 @@ class ToolDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class UsageCursorPagination(CreatedCursorPagination):
+    """Newest day first; a day's rows by provider and model (one row each)."""
+
+    ordering = ("-date", "provider", "model")
+
+
 class UsageListView(APIView):
-    """Daily token and cost roll-up, newest day first."""
+    """Daily token and cost roll-up, newest day first, paginated like every list."""
 
     required_scope = "chat"
-    pagination_class = None
+    pagination_class = UsageCursorPagination
 
     @extend_schema(responses=UsageDailySerializer(many=True))
     def get(self, request: Request):
-        rows = selectors.usage_list(tenant=request_tenant(request)).order_by("-date", "provider", "model")[:400]
-        return Response(UsageDailySerializer(rows, many=True).data)
+        rows = selectors.usage_list(tenant=request_tenant(request))
+        return paginated_response(view=self, request=request, queryset=rows, serializer_class=UsageDailySerializer)
 
 
 # --- demo tool -----------------------------------------------------------------------
@@ -369,17 +391,21 @@ class DemoShippingQuoteView(APIView):
             "ShippingQuoteCall",
             {"tool": serializers.CharField(), "tenant": serializers.CharField(), "arguments": InputSerializer()},
         ),
-        responses=inline_serializer(
-            "ShippingQuote",
-            {
-                "destination_city": serializers.CharField(),
-                "weight_kg": serializers.FloatField(),
-                "service": serializers.CharField(),
-                "price_idr": serializers.IntegerField(),
-                "eta_days": serializers.IntegerField(),
-                "courier": serializers.CharField(),
-            },
-        ),
+        responses={
+            200: inline_serializer(
+                "ShippingQuote",
+                {
+                    "destination_city": serializers.CharField(),
+                    "weight_kg": serializers.FloatField(),
+                    "service": serializers.CharField(),
+                    "price_idr": serializers.IntegerField(),
+                    "eta_days": serializers.IntegerField(),
+                    "courier": serializers.CharField(),
+                },
+            ),
+            # Signed by the tool secret, not an API key: the common rule does not declare 401 here.
+            **error_responses({401: "Unknown or unsigned tool, or a bad signature."}),
+        },
         auth=[],
     )
     def post(self, request: Request):

@@ -31,7 +31,7 @@ from chat.handoff import SILENT
 from chat.models import Channel, Conversation, Message
 from followups.models import FollowUp
 from siganteng import metrics
-from siganteng.errors import Conflict, field_error
+from siganteng.errors import ApiError, Conflict, field_error
 from siganteng.leases import kept_alive
 from siganteng.queue import enqueue_now
 from tenants.models import Tenant
@@ -309,12 +309,15 @@ def _deliver_claimed(followup: FollowUp, token: str) -> str:
     if not bubbles:
         try:
             bubbles, message = _bubbles_for(followup)
-        except Exception as exc:  # the LLM failed: nothing was sent, so retrying is safe
+        except Exception as exc:
+            # Nothing was sent, so retrying is safe; whether it can help is the error's to
+            # say (a spent budget or a refused request will not pass by waiting).
             logger.warning("composing follow-up %s failed: %s", followup.pk, exc)
+            permanent = isinstance(exc, ApiError) and not exc.retryable
             return _after_error(
                 followup,
                 token,
-                TransportError(f"Composing the message failed: {exc}", permanent=False, code="compose_failed"),
+                TransportError(f"Composing the message failed: {exc}", permanent=permanent, code="compose_failed"),
                 started=False,
             )
 

@@ -14,9 +14,9 @@ from chat.models import Channel, Conversation
 from followups import selectors, services
 from followups.models import FollowUp
 from followups.serializers import FollowUpOutputSerializer, ListFilterSerializer, ScheduleInputSerializer
-from siganteng.api import get_owned_or_404
-from siganteng.errors import field_error
-from siganteng.pagination import CreatedCursorPagination
+from siganteng.api import IDEMPOTENCY_KEY_PARAMETER, get_owned_or_404, idempotency_key
+from siganteng.errors import error_responses, field_error
+from siganteng.pagination import paginated_response
 from tenants.auth import request_tenant
 
 SCOPE = "followups"
@@ -31,17 +31,12 @@ def _owned_field(model, tenant, pk, field: str):
     return row
 
 
-def _page(view, request, qs):
-    paginator = CreatedCursorPagination()
-    page = paginator.paginate_queryset(qs, request, view=view)
-    return paginator.get_paginated_response(FollowUpOutputSerializer(page, many=True).data)
-
-
 class ScheduleView(APIView):
     required_scope = SCOPE
 
     @extend_schema(
         request=ScheduleInputSerializer,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
         responses={201: FollowUpOutputSerializer, 200: FollowUpOutputSerializer},
         operation_id="followup_schedule",
         description="201 when scheduled; 200 with the existing follow-up for a repeated idempotency key.",
@@ -51,6 +46,7 @@ class ScheduleView(APIView):
         data = ScheduleInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
+        header_key = idempotency_key(request)
         conversation = channel = None
         if "conversation_id" in v:
             conversation = _owned_field(Conversation, tenant, v["conversation_id"], "conversation_id")
@@ -68,7 +64,7 @@ class ScheduleView(APIView):
             respect_working_hours=v["respect_working_hours"],
             cancel_on_reply=v["cancel_on_reply"],
             metadata=v["metadata"],
-            idempotency_key=v["idempotency_key"] or request.headers.get("Idempotency-Key", "").strip()[:200],
+            idempotency_key=v["idempotency_key"] or header_key,
         )
         return Response(
             FollowUpOutputSerializer(followup).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
@@ -80,7 +76,8 @@ class PendingView(APIView):
 
     @extend_schema(responses=FollowUpOutputSerializer(many=True), operation_id="followup_pending")
     def get(self, request):
-        return _page(self, request, selectors.followups_pending(tenant=request_tenant(request)))
+        qs = selectors.followups_pending(tenant=request_tenant(request))
+        return paginated_response(view=self, request=request, queryset=qs, serializer_class=FollowUpOutputSerializer)
 
 
 class ListView(APIView):
@@ -99,7 +96,8 @@ class ListView(APIView):
     def get(self, request):
         filters = ListFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        return _page(self, request, selectors.followups_list(tenant=request_tenant(request), **filters.validated_data))
+        qs = selectors.followups_list(tenant=request_tenant(request), **filters.validated_data)
+        return paginated_response(view=self, request=request, queryset=qs, serializer_class=FollowUpOutputSerializer)
 
 
 class DetailView(APIView):
@@ -114,7 +112,14 @@ class DetailView(APIView):
 class CancelView(APIView):
     required_scope = SCOPE
 
-    @extend_schema(request=None, responses=FollowUpOutputSerializer, operation_id="followups_cancel")
+    @extend_schema(
+        request=None,
+        responses={
+            200: FollowUpOutputSerializer,
+            **error_responses({409: "not_cancelable: the follow-up was already sent, failed or canceled."}),
+        },
+        operation_id="followups_cancel",
+    )
     def post(self, request, followup_id):
         followup = get_owned_or_404(FollowUp, request_tenant(request), pk=followup_id)
         return Response(FollowUpOutputSerializer(services.followup_cancel(followup=followup)).data)

@@ -8,7 +8,7 @@ job id is 404).
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -31,24 +31,18 @@ from jobs.serializers import (
     UploadTicketInputSerializer,
     UploadTicketOutputSerializer,
 )
-from siganteng.api import get_owned_or_404
-from siganteng.errors import ErrorSerializer, dotted_fields, field_error
-from siganteng.pagination import CreatedCursorPagination
+from siganteng.api import IDEMPOTENCY_KEY_PARAMETER, get_owned_or_404, idempotency_key
+from siganteng.errors import dotted_fields, error_responses, field_error
+from siganteng.pagination import paginated_response
 from tenants.auth import request_tenant
 
-ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Invalid input; `fields` names each bad field."),
-    401: OpenApiResponse(ErrorSerializer, description="Missing or invalid key."),
-    403: OpenApiResponse(ErrorSerializer, description="The key lacks the scope."),
-    404: OpenApiResponse(ErrorSerializer, description="Unknown job, or another tenant's."),
-    409: OpenApiResponse(ErrorSerializer, description="Conflict with the job's state or idempotency key."),
-}
-IDEMPOTENCY = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    required=False,
-    description="Same key and body → the same job; same key, other body → 409.",
+# The jobs' own errors; the common ones (400, 401, 403, 413, 415, 429) are declared on every
+# operation by siganteng.schema.AutoSchema.
+ERRORS = error_responses(
+    {
+        404: "Unknown job, or another tenant's.",
+        409: "Conflict with the job's state or idempotency key.",
+    }
 )
 BACKGROUND_MODEL = "text-gen-default"
 
@@ -84,15 +78,15 @@ class JobListCreateView(APIView):
         filters = JobListFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         qs = selectors.job_list(tenant=request_tenant(request), **filters.validated_data)
-        paginator = CreatedCursorPagination()
-        page = paginator.paginate_queryset(qs.prefetch_related("artifacts"), request, view=self)
-        return paginator.get_paginated_response(JobOutputSerializer(page, many=True).data)
+        return paginated_response(
+            view=self, request=request, queryset=qs.prefetch_related("artifacts"), serializer_class=JobOutputSerializer
+        )
 
     @extend_schema(
         operation_id="jobs_create",
         tags=["jobs"],
         request=JobCreateInputSerializer,
-        parameters=[IDEMPOTENCY],
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
         responses={201: JobOutputSerializer, **ERRORS},
         description="Submit a job; answers at once with the QUEUED job. `input_params` are merged "
         "over the model's defaults and validated against its JSON Schema.",
@@ -101,9 +95,7 @@ class JobListCreateView(APIView):
         data = JobCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if len(key) > 200:
-            raise field_error("Idempotency-Key", "At most 200 characters.")
+        key = idempotency_key(request)
         job, created = services.job_submit(
             tenant=request_tenant(request),
             model_slug=v["model"],
@@ -151,7 +143,10 @@ class JobDetailView(APIView):
 
 
 class JobEventListView(APIView):
+    """A job's history, answered whole (not paginated)."""
+
     required_scope = "jobs"
+    pagination_class = None
 
     @extend_schema(
         operation_id="jobs_events", tags=["jobs"], responses={200: JobEventOutputSerializer(many=True), **ERRORS}
@@ -249,13 +244,14 @@ class BackgroundGenerateView(APIView):
         operation_id="background_generate_text",
         tags=["jobs"],
         request=BackgroundGenerateInputSerializer,
-        parameters=[IDEMPOTENCY],
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
         responses={202: BackgroundTaskOutputSerializer, **ERRORS},
         description="Alias: submits a `text-gen-default` job; poll `background/tasks/{task_id}`.",
     )
     def post(self, request: Request) -> Response:
         data = BackgroundGenerateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        key = idempotency_key(request)
         v = dict(data.validated_data)
         prompt = v.pop("prompt")
         job, _ = services.job_submit(
@@ -263,7 +259,7 @@ class BackgroundGenerateView(APIView):
             model_slug=BACKGROUND_MODEL,
             prompt=prompt,
             input_params=v,
-            idempotency_key=request.headers.get("Idempotency-Key", "").strip()[:200],
+            idempotency_key=key,
         )
         body = {"task_id": str(job.pk), "status": "PENDING", "result": None, "error": ""}
         return Response(BackgroundTaskOutputSerializer(body).data, status=status.HTTP_202_ACCEPTED)

@@ -15,12 +15,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from lxml import etree
-from rest_framework.exceptions import ValidationError
 
 from knowledge import extract
 from knowledge.models import Chunk, Document, Source
 from knowledge.services import clean_tags, document_upsert, knowledge_changed
-from siganteng.errors import field_error
+from siganteng.errors import InvalidInput, field_error
 from siganteng.http import OutboundError, fetch
 from siganteng.queue import enqueue
 
@@ -54,7 +53,7 @@ def source_create(
     url = url.strip()
     _validate(url, refresh_minutes)
     if Source.objects.filter(tenant=tenant, url=url).exists():
-        raise ValidationError({"url": ["This tenant already has a source with this URL."]})
+        raise field_error("url", "This tenant already has a source with this URL.")
     source = Source.objects.create(
         tenant=tenant,
         url=url,
@@ -234,8 +233,8 @@ def source_fetch(*, source_id) -> Source | None:
                 origin=source,
             )
             seen += 1
-        except ValidationError as exc:
-            errors.append(f"{item.url or item.key}: {exc.detail}")
+        except InvalidInput as exc:
+            errors.append(f"{item.url or item.key}: {exc.message} {exc.fields}")
     _record(
         source,
         status="ok" if not errors else "partial",

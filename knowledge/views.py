@@ -7,7 +7,7 @@ another tenant's ids answer 404.
 from __future__ import annotations
 
 from django.db import transaction
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -18,17 +18,12 @@ from knowledge import selectors, services, sources
 from knowledge import serializers as s
 from knowledge.models import Document, Source
 from siganteng.api import get_owned_or_404
-from siganteng.errors import ErrorSerializer
-from siganteng.pagination import CreatedCursorPagination
+from siganteng.errors import error_responses
+from siganteng.pagination import paginated_response
 from tenants.auth import request_tenant
 
-ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Invalid input; `fields` names each bad field."),
-    401: OpenApiResponse(ErrorSerializer, description="Missing or invalid key."),
-    403: OpenApiResponse(ErrorSerializer, description="The key lacks the `knowledge` scope."),
-    404: OpenApiResponse(ErrorSerializer, description="Unknown id, or another tenant's."),
-    429: OpenApiResponse(ErrorSerializer, description="Rate limited; see Retry-After."),
-}
+# 400, 401, 404, 413, 415 and 429 are declared on every operation by siganteng.schema.AutoSchema.
+ERRORS = error_responses({403: "The key lacks the `knowledge` scope."})
 TAGS = ["knowledge"]
 
 
@@ -87,11 +82,12 @@ class DocumentListView(APIView):
         tenant = request_tenant(request)
         query = s.DocumentListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        paginator = CreatedCursorPagination()
-        page = paginator.paginate_queryset(
-            selectors.document_list(tenant=tenant, **query.validated_data), request, view=self
+        return paginated_response(
+            view=self,
+            request=request,
+            queryset=selectors.document_list(tenant=tenant, **query.validated_data),
+            serializer_class=s.DocumentOutputSerializer,
         )
-        return paginator.get_paginated_response(s.DocumentOutputSerializer(page, many=True).data)
 
 
 class DocumentDetailView(APIView):
@@ -119,9 +115,10 @@ class UploadView(APIView):
         request={"multipart/form-data": s.UploadInputSerializer},
         responses={
             202: s.UploadOutputSerializer,
-            413: OpenApiResponse(ErrorSerializer, description="The file is over KB_UPLOAD_MAX_BYTES."),
-            415: OpenApiResponse(ErrorSerializer, description="Not .txt, .md, .html, .pdf or .docx."),
             **ERRORS,
+            **error_responses(
+                {413: "The file is over KB_UPLOAD_MAX_BYTES.", 415: "Not .txt, .md, .html, .pdf or .docx."}
+            ),
         },
         description="Upload a file; it is kept in storage and its text extracted and indexed in the background.",
     )
@@ -162,9 +159,12 @@ class SourceListCreateView(APIView):
         operation_id="kb_sources_list", tags=TAGS, responses={200: s.SourceOutputSerializer(many=True), **ERRORS}
     )
     def get(self, request: Request) -> Response:
-        paginator = CreatedCursorPagination()
-        page = paginator.paginate_queryset(selectors.source_list(tenant=request_tenant(request)), request, view=self)
-        return paginator.get_paginated_response(s.SourceOutputSerializer(page, many=True).data)
+        return paginated_response(
+            view=self,
+            request=request,
+            queryset=selectors.source_list(tenant=request_tenant(request)),
+            serializer_class=s.SourceOutputSerializer,
+        )
 
     @extend_schema(
         operation_id="kb_sources_create",

@@ -1,19 +1,25 @@
-"""One error shape for every API failure.
+"""The project's errors, and the one error shape every API failure is answered in.
 
-``{"error": {"code": "...", "message": "...", "fields": {...}}}`` for all 4xx and 5xx
-answers: DRF exceptions, Django's 404/403, unknown routes and unexpected exceptions
-(logged with the request id, answered without a stack trace).
+Services raise the domain errors below (``ApiError`` and its family). They are plain
+exceptions, not DRF's: a task, a management command or the back-office can catch them
+and decide from the error itself (``retryable``, ``code``) what to do. The API layer maps
+them, DRF's own exceptions, Django's 404/403, unknown routes and unexpected exceptions
+(logged with the request id, answered without a stack trace) to one body:
+
+``{"error": {"code": "...", "message": "...", "fields": {...}}}``
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse, UnreadablePostError
 from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -23,41 +29,120 @@ from siganteng.middleware import current_request_id
 logger = logging.getLogger("siganteng.errors")
 
 
-class ApiError(exceptions.APIException):
-    """Raise from services for a 4xx that is not a plain validation error.
+# --- the domain errors services raise ------------------------------------------------
 
-    ``code`` is a stable machine-readable string; ``fields`` names the offending inputs.
+
+class ApiError(Exception):
+    """Root of the project's errors: something a caller asked for cannot be done.
+
+    ``message`` is for people and always reaches the client as is; ``code`` is a stable
+    machine-readable string; ``fields`` names the offending inputs (``{"name": ["why"]}``).
+    ``status_code`` is only the HTTP answer the API layer gives it. ``retryable`` says
+    whether the same work may succeed later unchanged (a provider outage): tasks decide
+    on retries from it, never from the status code.
     """
 
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_code = "bad_request"
-    default_detail = "Bad request."
+    status_code: int = status.HTTP_400_BAD_REQUEST
+    default_code: str = "bad_request"
+    default_message: str = "Bad request."
+    retryable: bool = False
 
     def __init__(
         self,
-        message: str,
+        message: str | None = None,
         *,
         code: str | None = None,
         status_code: int | None = None,
         fields: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        retryable: bool | None = None,
     ):
-        super().__init__(detail=message, code=code or self.default_code)
+        self.message = message if message is not None else self.default_message
+        super().__init__(self.message)
+        self.code = code or self.default_code
         if status_code is not None:
             self.status_code = status_code
-        self.error_code = code or self.default_code
+        if retryable is not None:
+            self.retryable = retryable
         self.fields = fields or {}
         self.headers = headers or {}
 
+    @property
+    def error_code(self) -> str:
+        """The ``code`` (the name this attribute had when ApiError was a DRF exception)."""
+        return self.code
+
+    @property
+    def detail(self) -> str:
+        """The ``message`` (the name DRF exceptions give it)."""
+        return self.message
+
+
+class InvalidInput(ApiError):
+    """Bad input found outside a serializer; ``fields`` names each bad field."""
+
+    default_code = "validation_error"
+
+    def __init__(self, message: str | None = None, *, fields: dict[str, Any], **kwargs: Any):
+        super().__init__(message or invalid_input_message(fields), fields=fields, **kwargs)
+
+
+class NotFound(ApiError):
+    """No such object for this caller: unknown, or another tenant's (the same answer)."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+    default_code = "not_found"
+    default_message = "Not found."
+
+
+class Forbidden(ApiError):
+    """The caller is known but may not do this."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "permission_denied"
+    default_message = "Permission denied."
+
 
 class Conflict(ApiError):
+    """The request clashes with the object's current state (or a reused key)."""
+
     status_code = status.HTTP_409_CONFLICT
     default_code = "conflict"
+    default_message = "Conflict with the current state."
 
 
-def field_error(field: str, message: str, *, code: str = "invalid") -> exceptions.ValidationError:
-    """A validation error naming one field, for checks done outside a serializer."""
-    return exceptions.ValidationError({field: [message]}, code=code)
+class Unavailable(ApiError):
+    """A dependency (a language model, a provider) failed for now: the same work may
+    succeed later, so it is ``retryable``."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "unavailable"
+    default_message = "Temporarily unavailable; try again later."
+    retryable = True
+
+
+class UpstreamError(ApiError):
+    """A dependency refused the work for good (bad credentials, a rejected request)."""
+
+    status_code = status.HTTP_502_BAD_GATEWAY
+    default_code = "provider_error"
+    default_message = "An upstream provider failed."
+
+
+def invalid_input_message(fields: Iterable[str]) -> str:
+    """``Invalid input: a, b.``: the message every validation error carries."""
+    return f"Invalid input: {', '.join(sorted(fields)) or 'request'}."
+
+
+def field_error(field: str, message: str, *, code: str = "invalid") -> InvalidInput:
+    """A validation error naming one field, for checks done outside a serializer.
+
+    ``code`` is accepted for callers that name the field's reason (``does_not_exist``);
+    the answer's code is ``validation_error``, as for a serializer's errors."""
+    return InvalidInput(fields={field: [message]})
+
+
+# --- the one error shape -------------------------------------------------------------
 
 
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -114,28 +199,35 @@ _CODES = {
 }
 
 
+def _as_domain_error(exc: Exception) -> Exception:
+    """Django's own exceptions as the domain errors they mean."""
+    if isinstance(exc, RequestDataTooBig):
+        return ApiError("Request body too large.", code="request_too_large", status_code=413)
+    if isinstance(exc, UnreadablePostError):
+        # The body stalled past WEB_BODY_TIMEOUT (siganteng/wsgi.py) or the client went away.
+        return ApiError("The request body did not arrive in time.", code="request_timeout", status_code=408)
+    if isinstance(exc, SuspiciousOperation):
+        return ApiError("Bad request.")
+    if isinstance(exc, Http404):
+        # Django's own 404 messages ("No Job matches the given query.") name models:
+        # a raised Http404 is answered with the plain message.
+        return NotFound()
+    if isinstance(exc, PermissionDenied):
+        return Forbidden()
+    if isinstance(exc, DjangoValidationError):
+        fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        return InvalidInput(fields=fields)
+    return exc
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF EXCEPTION_HANDLER: every exception becomes the one error shape."""
-    if isinstance(exc, RequestDataTooBig):
-        exc = ApiError("Request body too large.", code="request_too_large", status_code=413)
-    elif isinstance(exc, UnreadablePostError):
-        # The body stalled past WEB_BODY_TIMEOUT (siganteng/wsgi.py) or the client went away.
-        exc = ApiError("The request body did not arrive in time.", code="request_timeout", status_code=408)
-    elif isinstance(exc, SuspiciousOperation):
-        exc = ApiError("Bad request.", code="bad_request", status_code=400)
-    elif isinstance(exc, Http404):
-        exc = exceptions.NotFound()
-    elif isinstance(exc, PermissionDenied):
-        exc = exceptions.PermissionDenied()
-    elif isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(
-            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        )
+    exc = _as_domain_error(exc)
 
     if isinstance(exc, ApiError):
         set_rollback()
         return Response(
-            error_body(exc.error_code, str(exc.detail), _flatten(exc.fields)),
+            error_body(exc.code, exc.message, _flatten(exc.fields)),
             status=exc.status_code,
             headers=exc.headers,
         )
@@ -147,11 +239,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
             fields = _flatten(detail)
         else:
             fields = {"non_field_errors": _flatten(detail if isinstance(detail, list) else [detail])}
-        names = ", ".join(sorted(fields)) or "request"
-        return Response(
-            error_body("validation_error", f"Invalid input: {names}.", fields),
-            status=exc.status_code,
-        )
+        return Response(error_body("validation_error", invalid_input_message(fields), fields), status=exc.status_code)
 
     if isinstance(exc, exceptions.APIException):
         set_rollback()
@@ -204,6 +292,9 @@ def permission_denied_view(request: HttpRequest, exception: Exception | None = N
     return JsonResponse(error_body("permission_denied", "Permission denied."), status=403)
 
 
+# --- the error shape in the OpenAPI schema -------------------------------------------
+
+
 class _ErrorBodySerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Stable machine-readable code, e.g. validation_error, not_found.")
     message = serializers.CharField()
@@ -214,3 +305,13 @@ class ErrorSerializer(serializers.Serializer):
     """The one error shape, for OpenAPI: ``{"error": {"code", "message", "fields"}}``."""
 
     error = _ErrorBodySerializer()
+
+
+def error_responses(described: dict[int, str]) -> dict[int, OpenApiResponse]:
+    """Error answers of one operation, for ``@extend_schema(responses={200: ...,
+    **error_responses({409: "The job is not cancelable."})})``.
+
+    The answers every operation of a kind can give (400, 401, 403, 404, 408, 413, 415, 429)
+    are added by :class:`siganteng.schema.AutoSchema`; declare here what is particular to
+    the operation (402, 409, 502, 503), or a more precise description of a common one."""
+    return {code: OpenApiResponse(ErrorSerializer, description=text) for code, text in described.items()}

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from django.http import Http404
 
 from siganteng.api import get_owned_or_404
+from siganteng.errors import NotFound
 from tenants.auth import Principal
 from tenants.models import ApiKey, Tenant
 
@@ -19,10 +19,10 @@ def tenant_for_principal(*, principal: Principal, tenant_id: str) -> Tenant:
     if principal.is_platform:
         tenant = Tenant.objects.filter(pk=tenant_id).first()
         if tenant is None:
-            raise Http404
+            raise NotFound()
         return tenant
     if principal.tenant is None or principal.tenant.pk != tenant_id:
-        raise Http404
+        raise NotFound()
     return principal.tenant
 
 

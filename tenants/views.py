@@ -6,14 +6,14 @@ staff session). A tenant key naming another tenant's id gets 404.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from siganteng.errors import ErrorSerializer
-from siganteng.pagination import CreatedCursorPagination
+from siganteng.errors import error_responses
+from siganteng.pagination import paginated_response
 from tenants import selectors, services
 from tenants.serializers import (
     ApiKeyCreateInputSerializer,
@@ -25,13 +25,8 @@ from tenants.serializers import (
     TenantWriteOutputSerializer,
 )
 
-ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Invalid input; `fields` names each bad field."),
-    401: OpenApiResponse(ErrorSerializer, description="Missing, malformed, revoked or expired key."),
-    403: OpenApiResponse(ErrorSerializer, description="Missing scope, X-Tenant-Id mismatch, platform-only field."),
-    404: OpenApiResponse(ErrorSerializer, description="Unknown tenant or key, or another tenant's."),
-    429: OpenApiResponse(ErrorSerializer, description="Rate limited; see Retry-After."),
-}
+# 400, 401, 404 and 429 are declared on every operation by siganteng.schema.AutoSchema.
+ERRORS = error_responses({403: "Missing scope, X-Tenant-Id mismatch, platform-only field."})
 
 
 def _issued_data(issued: services.IssuedKey) -> dict:
@@ -81,9 +76,12 @@ class ApiKeyListCreateView(APIView):
     )
     def get(self, request: Request, tenant_id: str) -> Response:
         tenant = selectors.tenant_for_principal(principal=request.user, tenant_id=tenant_id)
-        paginator = CreatedCursorPagination()
-        page = paginator.paginate_queryset(selectors.api_key_list(tenant=tenant), request, view=self)
-        return paginator.get_paginated_response(ApiKeyOutputSerializer(page, many=True).data)
+        return paginated_response(
+            view=self,
+            request=request,
+            queryset=selectors.api_key_list(tenant=tenant),
+            serializer_class=ApiKeyOutputSerializer,
+        )
 
     @extend_schema(
         operation_id="tenant_keys_create",
@@ -107,7 +105,11 @@ class ApiKeyRotateView(APIView):
         operation_id="tenant_keys_rotate",
         tags=["tenants"],
         request=None,
-        responses={201: ApiKeyRotateOutputSerializer, 409: OpenApiResponse(ErrorSerializer), **ERRORS},
+        responses={
+            201: ApiKeyRotateOutputSerializer,
+            **ERRORS,
+            **error_responses({409: "The key is revoked, expired or already rotated."}),
+        },
         description=(
             "Issue a replacement key (same name, scopes and expiry). The old key keeps working for the "
             "rotation grace period (API_KEY_ROTATION_GRACE_SECONDS, default 24 h), then expires."

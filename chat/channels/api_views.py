@@ -16,7 +16,7 @@ from chat.channels.serializers import (
 )
 from chat.models import Channel
 from siganteng.api import get_owned_or_404
-from siganteng.pagination import CreatedCursorPagination
+from siganteng.pagination import paginated_response
 from tenants.auth import request_tenant
 
 # Channels hold provider credentials: managing them is an administrative act.
@@ -29,9 +29,12 @@ class ChannelListCreateView(APIView):
     @extend_schema(responses=ChannelOutputSerializer(many=True), operation_id="channels_list")
     def get(self, request):
         tenant = request_tenant(request)
-        paginator = CreatedCursorPagination()
-        page = paginator.paginate_queryset(Channel.objects.filter(tenant=tenant), request, view=self)
-        return paginator.get_paginated_response(ChannelOutputSerializer(page, many=True).data)
+        return paginated_response(
+            view=self,
+            request=request,
+            queryset=Channel.objects.filter(tenant=tenant),
+            serializer_class=ChannelOutputSerializer,
+        )
 
     @extend_schema(
         request=ChannelCreateInputSerializer, responses={201: ChannelCreatedSerializer}, operation_id="channels_create"

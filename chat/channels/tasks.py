@@ -55,11 +55,11 @@ def reply_inbound(event_id: int) -> str:
             user_message=user_message,
         )
     except ApiError as exc:
-        # reply() writes nothing when it fails, so a provider outage (5xx, 429) can be
-        # retried safely: back to "received", and the reconciler re-enqueues it later.
-        retry = exc.status_code >= 500 or exc.status_code == 429
+        # reply() writes nothing when it fails, so an error that may pass (a provider
+        # outage) is retried safely: back to "received", and the reconciler re-enqueues it.
+        retry = exc.retryable
         InboundEvent.objects.filter(pk=event_id).update(
-            status="received" if retry else "failed", error=str(exc.detail)[:2000], updated_at=timezone.now()
+            status="received" if retry else "failed", error=exc.message[:2000], updated_at=timezone.now()
         )
         return "retry" if retry else "failed"
     if result.held:  # HANDOFF hook: a person owns the conversation; no one answers here

@@ -117,9 +117,32 @@ def test_it_falls_back_to_the_tenants_fallback_provider(client_a, tenant, kb, fa
 
 def test_it_lists_daily_usage(client_a, client_b, tenant):
     usage.usage_record(tenant=tenant, provider="openai", model="m", usage=Usage(3, 4), cost=Decimal("0.1"))
-    rows = client_a.get("/api/v1/usage").json()
+    rows = client_a.get("/api/v1/usage").json()["results"]
     assert rows[0]["tokens_in"] == 3 and rows[0]["cost"] == "0.10000000"
-    assert client_b.get("/api/v1/usage").json() == []
+    assert client_b.get("/api/v1/usage").json() == {"next": None, "previous": None, "results": []}
+
+
+def test_it_pages_daily_usage_newest_day_first(client_a, tenant):
+    for days_ago in range(3):
+        for model in ("a", "b"):
+            UsageDaily.objects.create(
+                tenant=tenant, date=dt.date(2026, 11, 20) - dt.timedelta(days=days_ago), provider="openai", model=model
+            )
+    seen = []
+    url = "/api/v1/usage?page_size=4"
+    while url:
+        page = client_a.get(url).json()
+        assert len(page["results"]) <= 4
+        seen += [(row["date"], row["model"]) for row in page["results"]]
+        url = page["next"]
+    assert seen == [
+        ("2026-11-20", "a"),
+        ("2026-11-20", "b"),
+        ("2026-11-19", "a"),
+        ("2026-11-19", "b"),
+        ("2026-11-18", "a"),
+        ("2026-11-18", "b"),
+    ]
 
 
 def test_it_ends_a_stream_with_an_error_event_when_the_provider_fails(client_a, tenant, fake_openai, settings):

@@ -73,6 +73,15 @@ def test_it_returns_the_existing_follow_up_for_a_repeated_idempotency_key(client
     assert FollowUp.objects.count() == 1
 
 
+def test_it_refuses_an_idempotency_key_header_over_200_characters(client_a, conversation):
+    body = {"conversation_id": str(conversation.pk), "text": "hi", "due_at": _soon()}
+    r = client_a.post("/api/v1/followup/schedule", body, format="json", HTTP_IDEMPOTENCY_KEY="k" * 201)
+    assert r.status_code == 400 and list(r.json()["error"]["fields"]) == ["Idempotency-Key"]
+    assert not FollowUp.objects.exists()
+    ok = client_a.post("/api/v1/followup/schedule", body, format="json", HTTP_IDEMPOTENCY_KEY="k" * 200)
+    assert ok.status_code == 201 and FollowUp.objects.get().idempotency_key == "k" * 200
+
+
 def test_it_scopes_idempotency_keys_per_tenant(client_a, client_b, conversation, other_tenant, make_channel):
     other = conversation_for(channel=make_channel(other_tenant, "telegram"), user_id="1")
     a = _schedule(client_a, conversation_id=str(conversation.pk), text="a", due_at=_soon(), idempotency_key="k")

@@ -241,6 +241,21 @@ def test_it_composes_a_prompt_follow_up_with_the_llm(telegram, telegram_api, kb,
     assert Message.objects.filter(role="user").count() == 0
 
 
+@pytest.mark.parametrize("status,outcome,state", [(503, "retry", "SCHEDULED"), (401, "failed", "FAILED")])
+def test_it_retries_composing_only_when_the_llm_error_may_pass(
+    telegram, telegram_api, tenant, fake_openai, settings, status, outcome, state
+):
+    settings.LLM_MAX_RETRIES = 0
+    tenant.llm_provider = "openai"
+    tenant.save()
+    fake_openai.fail(status, times=3)
+    followup = _due(telegram, text="", prompt="Remind them about the unpaid order.")
+    assert _claim_and_deliver() == [outcome]
+    followup.refresh_from_db()
+    assert followup.status == state and "compose_failed" in followup.last_error
+    assert telegram_api.sent == []
+
+
 def test_it_fails_follow_ups_on_a_disabled_channel(telegram, telegram_api):
     followup = _due(telegram, text="x")
     Channel.objects.update(enabled=False, disabled_reason="revoked")

@@ -15,14 +15,13 @@ import jsonschema
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import prefetch_related_objects
-from rest_framework import exceptions
 
 from jobs.handlers import HANDLERS
 from jobs.models import AIModel, Artifact, Job, JobEvent, JobStatus, Runner
 from jobs.services.files import artifact_fields, uploaded_inputs
 from jobs.services.state import enqueue_run, now
 from jobs.services.webhooks import webhook_url_check
-from siganteng.errors import ApiError, Conflict, dotted_fields, field_error
+from siganteng.errors import ApiError, Conflict, InvalidInput, dotted_fields, field_error
 
 IMAGE_PATH = "image_path"
 """An ``input_params`` entry naming an upload as the job's input image (seed 004's
@@ -166,16 +165,13 @@ def _plan(*, tenant, items: list[dict[str, Any]], batch: bool) -> list[_Planned]
             planned.append(_plan_one(tenant=tenant, item=item, key=key, digest=digest, model=models.get(item["model"])))
         except Conflict:
             raise
-        except (exceptions.ValidationError, ApiError) as exc:
+        except ApiError as exc:
             if not batch:
                 raise
-            detail = exc.fields if isinstance(exc, ApiError) else exc.detail
-            for name, messages in dotted_fields(detail, f"jobs[{i}]").items():
+            for name, messages in dotted_fields(exc.fields, f"jobs[{i}]").items():
                 errors.setdefault(name, []).extend(messages)
     if errors:
-        raise ApiError(
-            f"Invalid input: {', '.join(sorted(errors))}.", code="validation_error", status_code=400, fields=errors
-        )
+        raise InvalidInput(fields=errors)
     return planned
 
 

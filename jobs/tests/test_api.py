@@ -93,6 +93,19 @@ def test_it_replays_the_same_job_for_the_same_idempotency_key(client_a, submit):
     assert Job.objects.count() == 1
 
 
+def test_it_refuses_an_idempotency_key_over_200_characters_on_every_submit_route(client_a, submit):
+    long_key = {"HTTP_IDEMPOTENCY_KEY": "k" * 201}
+    for resp in (
+        submit(client_a, "echo", "x", headers=long_key),
+        client_a.post("/api/v1/background/generate_text", {"prompt": "x"}, format="json", **long_key),
+    ):
+        assert resp.status_code == 400, resp.content
+        assert list(resp.json()["error"]["fields"]) == ["Idempotency-Key"]
+    assert not Job.objects.exists()
+    at_limit = submit(client_a, "echo", "x", headers={"HTTP_IDEMPOTENCY_KEY": "k" * 200})
+    assert at_limit.status_code == 201 and Job.objects.get().idempotency_key == "k" * 200
+
+
 def test_it_scopes_idempotency_keys_per_tenant(client_a, client_b, submit):
     headers = {"HTTP_IDEMPOTENCY_KEY": "k1"}
     a = submit(client_a, "echo", "x", headers=headers).json()["id"]
@@ -153,7 +166,9 @@ def test_it_answers_400_for_download_until_succeeded_and_404_without_output(clie
     resp = client_a.get(f"/api/v1/jobs/{job_id}/download")
     assert resp.status_code == 400 and resp.json()["error"]["code"] == "not_ready"
     run_job(job_id)
-    assert client_a.get(f"/api/v1/jobs/{job_id}/download").status_code == 404
+    resp = client_a.get(f"/api/v1/jobs/{job_id}/download")
+    assert resp.status_code == 404
+    assert resp.json()["error"]["message"] == "This job has no output artifact."  # the service's own words
 
 
 def test_it_downloads_an_output_through_a_signed_url(client_a, submit, run_job, local_files):

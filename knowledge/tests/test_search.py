@@ -1,10 +1,10 @@
 """Upsert, indexing and lexical search on whichever database the suite runs on."""
 
 import pytest
-from rest_framework.exceptions import ValidationError
 
 from knowledge import services
 from knowledge.models import Chunk, Document
+from siganteng.errors import InvalidInput
 
 pytestmark = pytest.mark.django_db
 
@@ -85,9 +85,9 @@ def test_it_handles_emoji_and_mixed_scripts(en_tenant):
 
 @pytest.mark.parametrize("body", ["", "   \n\t  "])
 def test_it_rejects_an_empty_body_with_a_field_error(id_tenant, body):
-    with pytest.raises(ValidationError) as err:
+    with pytest.raises(InvalidInput) as err:
         upsert(id_tenant, "x", body)
-    assert "body" in err.value.detail
+    assert "body" in err.value.fields
     assert not Document.objects.exists()
 
 

@@ -1,4 +1,5 @@
-"""Schema-driven fuzzing of the whole API: bad input is a 4xx in the error shape, never a 500.
+"""Schema-driven fuzzing of the whole API: bad input is a 4xx in the error shape, never a
+500, and every answer is what the OpenAPI schema declares.
 
 The OpenAPI schema is generated in-process by drf-spectacular and fed to schemathesis;
 every operation gets schema-conforming (positive) and schema-violating (negative) requests,
@@ -12,7 +13,9 @@ Invariants checked on every response:
 - every 4xx has ``{"error": {"code", "message", "fields"}}``, except the OpenAI-compatible
   ``/v1/`` routes, which answer in OpenAI's own error shape (``{"error": {"message",
   "type", "code", ...}}``, checked separately);
-- server-sent event streams are not parsed (their status is still checked).
+- server-sent event streams are not parsed (their status is still checked);
+- the schema holds: the status code is declared for the operation, the content type is
+  declared for that status, and the body validates against the declared schema.
 
 Bounded on purpose (``MAX_EXAMPLES`` per operation and mode, no deadline): the suite runs
 twice in CI.
@@ -29,10 +32,16 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from siganteng.tests.seeding import seed_tenant
 
-MAX_EXAMPLES = 10
+MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
+SCHEMA_CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]
 ALL_SCOPES = ["chat", "knowledge", "jobs", "followups", "worker", "admin"]
 # Routes that answer in a documented foreign error shape (OpenAI's), not ours.
 FOREIGN_ERROR_SHAPE = ("/v1/",)
@@ -129,6 +138,7 @@ def test_it_never_answers_5xx_and_errors_keep_their_shape(label, seeded, wsgi_re
         case.headers = {**(case.headers or {}), **headers}
         response = case.call(app=wsgi_requests)
         _check(case, response)
+        case.validate_response(response, checks=SCHEMA_CHECKS, headers=case.headers)
         if os.environ.get("FUZZ_STATS"):
             print("STAT", label, response.status_code)
 

@@ -209,25 +209,46 @@ def test_it_requeues_lost_reply_wake_ups_and_never_answers_an_interrupted_one_tw
     assert InboundEvent.objects.get(pk=interrupted.pk).status == "failed"
 
 
-def test_it_retries_a_reply_when_the_llm_provider_is_down(tenant, make_channel, telegram_api, local_server, settings):
+def _event_answered_by(reply, *, tenant, make_channel, local_server, settings) -> InboundEvent:
+    """An inbound Telegram message of a tenant whose language model answers ``reply``."""
     settings.OPENAI_API_KEY = "sk-test"
     settings.OPENAI_BASE_URL = f"{local_server.url}/v1"
     settings.LLM_MAX_RETRIES = 0
     tenant.llm_provider = "openai"
     tenant.save()
-    local_server.handler = lambda req: Reply(503, {"error": {"message": "overloaded", "type": "server_error"}})
+    local_server.handler = lambda req: reply
     channel = make_channel(tenant, "telegram")
     _post(
         channel,
         dumps(telegram_update(update_id=1, message_id=1, chat_id=7, text="halo")),
         **{"X-Telegram-Bot-Api-Secret-Token": "tg-secret-0123456789"},
     )
-    event = InboundEvent.objects.get()
+    return InboundEvent.objects.get()
+
+
+def test_it_retries_a_reply_when_the_llm_provider_is_down(tenant, make_channel, telegram_api, local_server, settings):
+    overloaded = Reply(503, {"error": {"message": "overloaded", "type": "server_error"}})
+    event = _event_answered_by(
+        overloaded, tenant=tenant, make_channel=make_channel, local_server=local_server, settings=settings
+    )
     assert tasks.reply_inbound(event.pk) == "retry"
     event.refresh_from_db()
     assert event.status == "received" and event.error
     assert telegram_api.sent == [] and not Message.objects.filter(role="assistant").exists()
     assert Message.objects.filter(role="user").count() == 1  # the customer's message is kept
+
+
+def test_it_gives_up_a_reply_when_the_llm_provider_refuses_for_good(
+    tenant, make_channel, telegram_api, local_server, settings
+):
+    bad_key = Reply(401, {"error": {"message": "bad key", "type": "invalid_request_error"}})
+    event = _event_answered_by(
+        bad_key, tenant=tenant, make_channel=make_channel, local_server=local_server, settings=settings
+    )
+    assert tasks.reply_inbound(event.pk) == "failed"
+    event.refresh_from_db()
+    assert event.status == "failed" and "language model" in event.error
+    assert telegram_api.sent == []
 
 
 def test_it_answers_413_to_an_oversized_webhook_body_and_stores_nothing(tenant, make_channel, settings):
