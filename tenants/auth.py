@@ -70,7 +70,7 @@ def authenticate_key(raw: str, *, tenant_header: str | None = None) -> Principal
     """Resolve a raw key to a principal or raise 401 (bad key) / 403 (tenant mismatch)."""
     if keys.platform_key_matches(raw, settings.ADMIN_API_KEY):
         return Principal(tenant=None, scopes=frozenset(SCOPES), is_platform=True, username="platform-key")
-    parsed = keys.parse(raw)
+    parsed = keys.lookup(raw)
     if parsed is None:
         raise exceptions.AuthenticationFailed("Malformed API key.")
     prefix, secret = parsed
@@ -120,13 +120,23 @@ class StaffSessionAuthentication(SessionAuthentication):
         return Principal(tenant=None, scopes=frozenset(SCOPES), is_platform=True, username=user.get_username()), None
 
 
-def request_tenant(request: Request) -> Tenant:
+def request_tenant(request: Request, *, named: str | None = None) -> Tenant:
     """The tenant a request acts for: the key's tenant, or for the platform key and staff
-    sessions the one named by ``X-Tenant-Id`` (404 if unknown)."""
+    sessions the one named by ``X-Tenant-Id`` (404 if unknown).
+
+    ``named`` is a tenant id the request body carries (seed 001's ``ChatRequest.tenant_id``):
+    it must be the key's tenant (403 otherwise); for the platform key and staff sessions it
+    names the tenant when no header does, and must agree with the header when one does.
+    """
     principal: Principal = request.user
     if principal.tenant is not None:
+        if named and named != principal.tenant.pk:
+            raise exceptions.PermissionDenied("tenant_id does not match the API key's tenant.")
         return principal.tenant
     tenant_id = request.headers.get("X-Tenant-Id", "").strip()
+    if named and tenant_id and named != tenant_id:
+        raise exceptions.PermissionDenied("tenant_id does not match X-Tenant-Id.")
+    tenant_id = tenant_id or (named or "")
     if not tenant_id:
         raise exceptions.ValidationError(
             {"X-Tenant-Id": ["This header is required with the platform key or a staff session."]}
