@@ -68,7 +68,7 @@ def _start(tmp_path):
     return proc, web, cluster, log
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_it_serves_and_stops_both_processes_on_a_signal(tmp_path, sig):
     proc, web, cluster, log = _start(tmp_path)
     assert _alive(web) and _alive(cluster)
@@ -87,6 +87,22 @@ def test_it_stops_the_cluster_and_fails_when_the_web_server_dies(tmp_path):
     assert proc.wait(timeout=30) != 0
     wait_until(lambda: not _alive(cluster), timeout=10, message="cluster to exit")
     assert "web process exited" in log.read_text()
+
+
+def test_it_stops_the_web_server_and_fails_when_the_cluster_dies(tmp_path):
+    proc, web, cluster, log = _start(tmp_path)
+    os.kill(cluster, signal.SIGKILL)
+    assert proc.wait(timeout=60) != 0
+    wait_until(lambda: not _alive(web), timeout=30, message="web server to exit")
+    assert "cluster process exited" in log.read_text()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_no_child_outlives_serve_killed_without_a_chance_to_clean_up(tmp_path):
+    proc, web, cluster, log = _start(tmp_path)
+    proc.kill()  # SIGKILL: serve's own handlers never run
+    proc.wait(timeout=10)
+    wait_until(lambda: not _alive(web) and not _alive(cluster), timeout=60, message="orphaned children to exit")
 
 
 # A process that, like qcluster forking its sentinel, lets its first SIGTERM go by.
