@@ -146,6 +146,7 @@ def _request(
         temperature=tenant.llm_temperature,
         passages=prompt.passages,
         locale=turn.locale,
+        hours=prompt.hours,
     )
 
 

@@ -192,3 +192,20 @@ def test_it_lets_the_platform_name_the_tenant_in_the_body_and_refuses_a_disagree
     assert r.status_code == 403
     unknown = platform_client.post("/api/v1/chat", {**body, "tenant_id": "nobody"}, format="json")
     assert unknown.status_code == 404
+
+
+def test_it_answers_jam_buka_offline_from_the_hours_while_closed(client_a, tenant, kb):
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    kb(tenant)
+    today = dt.datetime.now(ZoneInfo(tenant.timezone)).date()
+    tenant.working_hours = {d: [["09:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    tenant.holidays = [str(today)]  # closed all of today, whatever the hour
+    tenant.after_hours_message = "Tim kami akan membalas besok pagi."
+    tenant.save()
+    body = ask(client_a, "Jam buka?", locale="id").json()
+    assert "Senin–Minggu 09:00–17:00" in body["text"]
+    assert "Saat ini kami sedang tutup." in body["text"] and "pukul 09:00" in body["text"]
+    assert "Tim kami akan membalas besok pagi." in body["text"]
+    assert "Bandung" not in body["text"] and not any(s["cited"] for s in body["sources"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -93,6 +94,22 @@ class ContextPassage:
 
 
 @dataclass
+class BusinessHours:
+    """The business's opening hours as the prompt states them.
+
+    A model reads them in the prompt's text; a provider that answers without a model (the
+    offline extractive one) answers hours questions from these facts. ``weekly`` is the
+    tenant's ``{"mon": [["09:00", "17:00"]], ...}``; ``next_opening`` is in local time.
+    """
+
+    weekly: dict[str, list[list[str]]]
+    timezone: str
+    is_open: bool
+    next_opening: dt.datetime | None = None
+    after_hours_message: str = ""
+
+
+@dataclass
 class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
@@ -113,6 +130,7 @@ class LLMRequest:
     passages: list[ContextPassage] = field(default_factory=list)
     locale: str = "en"
     response_format: Literal["text", "json"] = "text"
+    hours: BusinessHours | None = None
 
 
 @dataclass
