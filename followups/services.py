@@ -27,6 +27,7 @@ from chat.channels.base import DeliverySkipped, Outbound, TransportError
 from chat.channels.registry import transport_class
 from chat.channels.services import channel_send, conversation_for
 from chat.models import Channel, Conversation, Message
+from chat.services import NothingToSay
 from followups.models import FollowUp
 from siganteng.errors import Conflict, field_error
 from siganteng.queue import enqueue_now
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 S = FollowUp.Status
 
 OUTCOME_UNKNOWN = "outcome_unknown"
+NO_ANSWER = "no_answer"  # a generated follow-up had nothing to say: skipped, not sent
 CUSTOMER_REPLIED = "customer_replied"
 
 
@@ -261,6 +263,11 @@ def followup_deliver(*, followup_id: str, token: str) -> str:
     if not bubbles:
         try:
             bubbles, message = _bubbles_for(followup)
+        except NothingToSay as exc:
+            # A generated follow-up with nothing to say ("I found nothing about that")
+            # must never reach the customer: skipped, with the reason for staff to see.
+            _finish(followup.pk, token, status=S.SKIPPED, reason=NO_ANSWER, last_error=str(exc.detail))
+            return "skipped"
         except Exception as exc:  # the LLM failed: nothing was sent, so retrying is safe
             logger.warning("composing follow-up %s failed: %s", followup.pk, exc)
             return _after_error(

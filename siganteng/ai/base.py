@@ -138,7 +138,8 @@ class LLMResponse:
     """What answered and how. ``provider``/``model`` name whoever actually answered (the
     fallback when it was used; ``fallback_from`` then names the provider that failed).
     ``label`` is a short human note the chat layer may show (the extractive provider says
-    its answer is quoted, not generated); ``citations`` lists the passage ids it quoted."""
+    its answer is quoted, not generated); ``citations`` lists the passage ids it quoted;
+    ``no_answer`` says the text only says that nothing was found."""
 
     text: str
     provider: str
@@ -149,6 +150,9 @@ class LLMResponse:
     label: str = ""
     citations: list[str] = field(default_factory=list)
     fallback_from: str | None = None
+    # The provider found nothing to answer with (the extractive provider's "nothing found"):
+    # fine as a reply to a customer's question, never as a message sent on staff's behalf.
+    no_answer: bool = False
 
 
 @dataclass

@@ -305,6 +305,7 @@ class ExtractiveProvider:
 
     def generate(self, request: LLMRequest) -> LLMResponse:
         text, cited, finish = _compose(request)
+        no_answer = text == NOTHING[_lang(request.locale)]
         if request.response_format == "json":
             text = json.dumps({"answer": text, "sources": cited}, ensure_ascii=False)
         prompt = " ".join([request.system, *(m.content for m in request.messages), *(p.text for p in request.passages)])
@@ -316,6 +317,7 @@ class ExtractiveProvider:
             finish_reason=finish,
             label=LABELS[_lang(request.locale)],
             citations=cited,
+            no_answer=no_answer,
         )
 
     def stream(self, request: LLMRequest) -> Iterator[StreamEvent]:
