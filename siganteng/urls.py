@@ -2,13 +2,14 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from siganteng import errors, health
+from siganteng import errors, health, landing
 
 admin.site.site_header = "SIGANTENG back-office"
 admin.site.site_title = "SIGANTENG"
 admin.site.index_title = "Tenants, agents, knowledge, jobs and follow-ups"
 
 urlpatterns = [
+    path("", landing.landing, name="landing"),
     path("healthz", health.healthz, name="healthz"),
     path("health", health.healthz, name="health"),  # seed 001's name for the same probe
     path("readyz", health.readyz, name="readyz"),
@@ -19,6 +20,7 @@ urlpatterns = [
     # Where seeds 000 and 004 document the docs pages.
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="docs-redoc"),
+    path("api/v1/", landing.ApiRootView.as_view(), name="api-root"),
     path("api/v1/", include("tenants.urls")),
     path("api/v1/", include("knowledge.urls")),
     path("api/v1/", include("chat.urls")),
