@@ -191,6 +191,9 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
 if AWS_STORAGE_BUCKET_NAME:
     AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL") or None
+    # The endpoint presigned URLs name, when clients reach the store at another address than
+    # this app does (MinIO in docker compose: http://minio:9000 inside, localhost outside).
+    AWS_S3_PUBLIC_ENDPOINT_URL = env_str("AWS_S3_PUBLIC_ENDPOINT_URL")
     AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME", "us-east-1")
     AWS_ACCESS_KEY_ID = env_str("AWS_ACCESS_KEY_ID") or None
     AWS_SECRET_ACCESS_KEY = env_str("AWS_SECRET_ACCESS_KEY") or None
@@ -264,6 +267,9 @@ ADMIN_API_KEY = env_str("ADMIN_API_KEY")
 API_KEY_ROTATION_GRACE_SECONDS = env_int("API_KEY_ROTATION_GRACE_SECONDS", 24 * 3600, minimum=0)
 FIRST_SUPERUSER_USERNAME = env_str("FIRST_SUPERUSER_USERNAME", "admin")
 FIRST_SUPERUSER_PASSWORD = env_str("FIRST_SUPERUSER_PASSWORD")
+# `manage.py seed` creates the demo tenant and prints its full-scope key. On by default for
+# `make run`; docker-compose turns it off unless asked (SEED_DEMO=true).
+SEED_DEMO = env_bool("SEED_DEMO", True)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
