@@ -81,20 +81,14 @@ def test_it_serves_and_stops_both_processes_on_a_signal(tmp_path, sig):
     assert "Stopped web server and task cluster." in log.read_text()
 
 
-def test_it_stops_the_cluster_and_fails_when_the_web_server_dies(tmp_path):
+@pytest.mark.parametrize("dies", ["web", "cluster"])
+def test_it_stops_the_other_child_and_fails_when_one_dies(tmp_path, dies):
     proc, web, cluster, log = _start(tmp_path)
-    os.kill(web, signal.SIGKILL)
-    assert proc.wait(timeout=30) != 0
-    wait_until(lambda: not _alive(cluster), timeout=10, message="cluster to exit")
-    assert "web process exited" in log.read_text()
-
-
-def test_it_stops_the_web_server_and_fails_when_the_cluster_dies(tmp_path):
-    proc, web, cluster, log = _start(tmp_path)
-    os.kill(cluster, signal.SIGKILL)
+    victim, other = (web, cluster) if dies == "web" else (cluster, web)
+    os.kill(victim, signal.SIGKILL)
     assert proc.wait(timeout=60) != 0
-    wait_until(lambda: not _alive(web), timeout=30, message="web server to exit")
-    assert "cluster process exited" in log.read_text()
+    wait_until(lambda: not _alive(other), timeout=30, message="the other child to exit")
+    assert f"{dies} process exited" in log.read_text()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
