@@ -28,6 +28,7 @@ from chat import prompt as prompt_builder
 from chat import selectors, tools, usage
 from chat.models import CONVERSATION_CHANNELS, Channel, Conversation, Message, Tool
 from chat.prompt import ChannelRules
+from siganteng import metrics
 from siganteng.ai import llm
 from siganteng.ai.base import ChatMessage, ContextPassage, LLMRequest, LLMResponse, ProviderError, Usage
 from siganteng.errors import ApiError, Conflict, field_error
@@ -256,6 +257,7 @@ def _run(turn: _Turn, *, stream: bool) -> Iterator[Delta | ReplyResult]:
                 else:
                     response = item
         except ProviderError as exc:
+            metrics.chat_reply(provider=tenant.llm_provider, outcome="provider_error", tenant_id=tenant.pk)
             raise _provider_failure(exc) from exc
         timings["provider_ms"] += (time.perf_counter() - t) * 1000
         if response is None:
@@ -295,6 +297,9 @@ def _run(turn: _Turn, *, stream: bool) -> Iterator[Delta | ReplyResult]:
     sources = _sources(passages, response.citations, external_ids)
     result = _persist(
         turn, conversation, response, text, bubble_list, sources, total, cost, prompt, tool_log, timings, started
+    )
+    metrics.chat_reply(
+        provider=response.provider, outcome="fallback" if response.fallback_from else "answered", tenant_id=tenant.pk
     )
     yield result
 

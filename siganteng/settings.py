@@ -3,7 +3,8 @@
 Without any variables the project runs on the embedded default: SQLite (WAL, busy
 timeout, immediate transactions), django-q2's ORM broker, a local-memory cache, local
 file storage and the offline extractive LLM. ``DATABASE_URL``, ``REDIS_URL`` and the
-S3 variables switch each part to its production counterpart; see README.md.
+S3 variables switch each part to its production counterpart; every variable is in
+docs/reference/configuration.md (a test keeps that table equal to what this module reads).
 """
 
 from __future__ import annotations
@@ -60,8 +61,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "siganteng.middleware.RequestIdMiddleware",
+    "siganteng.middleware.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    # Static files (the admin's, Swagger's) served by the app itself, compressed; see README.
+    # Static files (the admin's, Swagger's) served by the app itself, compressed; docs/adr/0022.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -111,8 +113,8 @@ else:
                 # WAL lets readers and one writer work at once; the busy timeout makes a
                 # second writer wait instead of failing, and IMMEDIATE transactions take
                 # the write lock up front so a read-then-write never deadlocks. Without
-                # these a django-q2 cluster lost 12-16 % of task results to "database is
-                # locked" on this kind of machine (see README, Task cluster).
+                # them a django-q2 cluster loses task results to "database is locked"
+                # (docs/adr/0003-embedded-default.md).
                 "init_command": (
                     "PRAGMA journal_mode=WAL;"
                     "PRAGMA synchronous=NORMAL;"
@@ -128,13 +130,12 @@ else:
             "TEST": {"NAME": env_str("TEST_DB_NAME") or str(VAR_DIR / f"test-{os.getpid()}.sqlite3")},
         }
     }
-# PostgreSQL: the job runner's statements are prepared on the server once per connection
-# (siganteng/db.py); off for a pooler that cannot carry prepared statements. Django turns
-# psycopg's statement preparation off unless OPTIONS sets a threshold; its own cursors
-# bind on the client and never prepare either way, so this only reaches siganteng.db.
-DB_SERVER_PREPARE = env_bool("DB_SERVER_PREPARE", True)
-if DB_SERVER_PREPARE and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
+# PostgreSQL: psycopg prepares a statement on the server once it has run this many times
+# on a connection (its own ``prepare_threshold``). 0, the default, never prepares: named
+# prepared statements collide behind a pooler in transaction mode (PgBouncer before 1.21).
+DB_PREPARE_THRESHOLD = env_int("DB_PREPARE_THRESHOLD", 0, minimum=0)
+if DB_PREPARE_THRESHOLD and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = DB_PREPARE_THRESHOLD
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -159,10 +160,9 @@ Q_CLUSTER = {
     "timeout": env_int("Q_TIMEOUT", 300, minimum=1),
     "retry": env_int("Q_RETRY", 360, minimum=2),
     "max_attempts": env_int("Q_MAX_ATTEMPTS", 3, minimum=1),
-    # Measured with bench/taskqueue.py (3,000 no-op tasks, 2 workers, Redis, 2 CPUs): django-q2's
-    # defaults (recycle 500, save_limit 250) executed 33-48 tasks/s, these values
-    # 1,432-1,864 tasks/s. Recycling every 500 tasks stalls each worker 4-10 s; a large
-    # value still bounds memory without the stalls.
+    # Chosen with bench/taskqueue.py (docs/adr/0004-task-cluster-settings.md): recycling
+    # every 500 tasks (django-q2's default) stalls each worker for seconds; a large value
+    # still bounds memory without the stalls.
     "recycle": env_int("Q_RECYCLE", 20000, minimum=0),
     # 0 = keep every result and never prune on the monitor's hot path; results older than
     # 24 h are pruned by an hourly schedule instead (siganteng.tasks.prune_task_results).
@@ -214,6 +214,9 @@ STORAGES = {
 }
 SIGNED_URL_MAX_AGE = env_int("SIGNED_URL_MAX_AGE", 3600, minimum=1)
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
+# Seconds a request body may stall between bytes before the read fails (siganteng/wsgi.py),
+# so a slow client cannot hold a web worker thread; 0 turns the limit off.
+WEB_BODY_TIMEOUT = env_float("WEB_BODY_TIMEOUT", 10.0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024, minimum=1)
 
 # --- HTTP, CORS, security ----------------------------------------------------------------
@@ -250,14 +253,17 @@ TELEGRAM_API_BASE = env_str("TELEGRAM_API_BASE", "https://api.telegram.org").rst
 WHATSAPP_API_BASE = env_str("WHATSAPP_API_BASE", "https://graph.facebook.com").rstrip("/")
 WHATSAPP_API_VERSION = env_str("WHATSAPP_API_VERSION", "v21.0")
 CHANNEL_TIMEOUT = env_float("CHANNEL_TIMEOUT", 10.0)
-FOLLOWUP_LEASE_SECONDS = env_int("FOLLOWUP_LEASE_SECONDS", 600, minimum=10)
+# A delivery renews its lease every third of this while it runs (siganteng.leases); a
+# dead worker's follow-up is taken back by the reconciler within about this long.
+FOLLOWUP_LEASE_SECONDS = env_int("FOLLOWUP_LEASE_SECONDS", 30, minimum=3)
 FOLLOWUP_MAX_ATTEMPTS = env_int("FOLLOWUP_MAX_ATTEMPTS", 5, minimum=1)
 FOLLOWUP_RETRY_BASE_SECONDS = env_float("FOLLOWUP_RETRY_BASE_SECONDS", 30.0)
 FOLLOWUP_DISPATCH_BATCH = env_int("FOLLOWUP_DISPATCH_BATCH", 500, minimum=1)
-# The scheduled dispatcher runs once a minute (django-q2's finest schedule); it keeps
-# claiming for this many seconds so follow-ups go out within ~a second of being due.
+# `serve` (and compose) run a dedicated dispatcher polling every FOLLOWUP_DISPATCH_INTERVAL
+# seconds; the once-a-minute scheduled pass is the fallback, and may keep polling for
+# FOLLOWUP_DISPATCH_LOOP_SECONDS where no dedicated dispatcher runs.
 FOLLOWUP_DISPATCH_LOOP_SECONDS = env_float("FOLLOWUP_DISPATCH_LOOP_SECONDS", 0.0)
-FOLLOWUP_DISPATCH_INTERVAL = env_float("FOLLOWUP_DISPATCH_INTERVAL", 1.0)
+FOLLOWUP_DISPATCH_INTERVAL = env_float("FOLLOWUP_DISPATCH_INTERVAL", 0.5)
 
 # --- Authentication and API --------------------------------------------------------
 # The admin shows a new API key once in a message: keep messages in a signed cookie so
@@ -377,8 +383,22 @@ if env_str("LLM_PRICES_JSON"):
     except (ValueError, TypeError, KeyError, AttributeError) as _exc:
         raise ImproperlyConfigured(f"LLM_PRICES_JSON must map model -> {{input, output}}: {_exc}") from None
 
+# --- Metrics (siganteng.metrics, /metrics) ---------------------------------------------
+# Every process writes its counters to files in this directory and /metrics adds them up
+# (prometheus-client's multiprocess mode), so web and cluster workers must share it.
+# prometheus-client reads PROMETHEUS_MULTIPROC_DIR when it is first imported: set it here.
+METRICS_DIR = Path(env_str("PROMETHEUS_MULTIPROC_DIR") or str(VAR_DIR / "metrics"))
+METRICS_DIR.mkdir(parents=True, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(METRICS_DIR)
+# Bearer token /metrics requires; empty = /metrics answers 404 (off).
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+# A tenant label on the per-tenant counters: one series per tenant, so off unless asked.
+METRICS_TENANT_LABEL = env_bool("METRICS_TENANT_LABEL", False)
+
 # --- Logging -------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+# "json": one JSON object a line (production, log shippers); "plain": readable lines.
+LOG_FORMAT = env_choice("LOG_FORMAT", ("json", "plain"), "plain" if DEBUG else "json")
 # django-q2 logs two INFO lines per task ("processing", "Processed") and one per enqueue;
 # jobs keep their own event log, so the cluster logs warnings and errors (failed tasks,
 # timeouts, dead workers) unless asked for more.
@@ -388,13 +408,27 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "siganteng.middleware.RequestIdLogFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        # Both redact API keys, tokens, webhook secrets and phone numbers (siganteng.logs).
+        "plain": {
+            "()": "siganteng.logs.PlainFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
+        "json": {
+            "()": "siganteng.logs.JsonFormatter",
+            "fmt": ["asctime", "levelname", "name", "request_id", "message"],
+        },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}, "django-q": {"level": Q_LOG_LEVEL}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "django-q": {"level": Q_LOG_LEVEL},
+        # httpx logs every request's full URL at INFO, and Telegram's carries the bot token.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }
 
 LANGUAGE_CODE = "en-us"
@@ -423,6 +457,13 @@ KB_CHUNK_TARGET_TOKENS = env_int("KB_CHUNK_TARGET_TOKENS", 200, minimum=20)
 KB_CHUNK_OVERLAP_TOKENS = env_int("KB_CHUNK_OVERLAP_TOKENS", 30, minimum=0)
 KB_EMBED_BATCH = env_int("KB_EMBED_BATCH", 32, minimum=1)
 KB_UPLOAD_MAX_BYTES = env_int("KB_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
+# Zip-based documents (.docx) are refused before parsing when they would inflate past this
+# many bytes or hold more members; the same byte limit caps the text taken from a PDF.
+KB_ARCHIVE_MAX_BYTES = env_int("KB_ARCHIVE_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
+KB_ARCHIVE_MAX_MEMBERS = env_int("KB_ARCHIVE_MAX_MEMBERS", 1000, minimum=10)
+# A document still PENDING this long after its last change lost its ingestion wake-up
+# (a worker died): the reconciler queues it again.
+KB_PENDING_RECOVER_AFTER = env_int("KB_PENDING_RECOVER_AFTER", 300, minimum=30)
 KB_SOURCE_MAX_BYTES = env_int("KB_SOURCE_MAX_BYTES", 2 * 1024 * 1024, minimum=1)
 KB_SOURCE_TIMEOUT = env_float("KB_SOURCE_TIMEOUT", 10.0)
 KB_SOURCE_MAX_ITEMS = env_int("KB_SOURCE_MAX_ITEMS", 50, minimum=1)
@@ -431,30 +472,22 @@ KB_SEARCH_MAX_K = 100
 KB_MAX_QUERY_TERMS = 32
 KB_MATRIX_CACHE_TENANTS = env_int("KB_MATRIX_CACHE_TENANTS", 16, minimum=1)
 KB_PG_RANK_NORMALIZATION = 1  # ts_rank: divide by 1 + log(length)
-# PostgreSQL lexical bounds (knowledge.retrieval._pg_lexical). One tenant with 100,000
-# synthetic chunks, 300 queries of 2-6 Zipf words, k=10 (bench/retrieval.py, load ~2.2,
-# with migration 0003): lexical p50/p95 14.9/32.6 ms and 16.4/33.7 ms, hybrid 24.2/43.1
-# and 24.9/43.8 ms (before these bounds: 68/523 ms and 52/476 ms at load ~2). TyDi QA and
-# NFCorpus quality is unchanged by them (0.893 and 0.322 lexical nDCG@10 on PostgreSQL).
+# PostgreSQL lexical bounds (knowledge.retrieval._pg_lexical), chosen with bench/retrieval.py:
+# docs/adr/0008-bounded-postgresql-lexical-search.md; figures in docs/benchmarks/.
 KB_PG_DF_CAP = env_int("KB_PG_DF_CAP", 20000, minimum=1)  # document frequencies are counted up to this
 # A lexeme among pg_stats' most common ones, estimated in at least this many of the tenant's
 # chunks, is not counted: its frequency there (refreshed by ANALYZE) times the chunks is used.
 KB_PG_DF_ESTIMATE_FROM = env_int("KB_PG_DF_ESTIMATE_FROM", 1000, minimum=1)
 KB_PG_STATS_TTL = env_float("KB_PG_STATS_TTL", 300.0)  # s between re-reads of pg_stats' common lexemes
 # Chunks ranked per query at most (rarest terms first; all terms first when every word is
-# common). Lexical p50/p95 at 100k chunks, 150 queries, load ~2: budget 5000 35/71 ms,
-# 2000 22/38 ms, 1000 21/34 ms.
+# common); 2000 was faster than 5000 and kept the quality 1000 lost (docs/adr/0008).
 KB_PG_MATCH_BUDGET = env_int("KB_PG_MATCH_BUDGET", 2000, minimum=1)
 KB_RRF_K = 60
-# (lexical, dense) weights for reciprocal-rank fusion, "<language>:<embedder>" (* = any).
-# Chosen by bench/retrieval.py (nDCG@10 / Recall@100; README.md, Knowledge base):
-# - indonesian:local — TyDi QA id, 565 q: lexical 0.896/0.970 (SQLite), 0.893/0.970 (PostgreSQL);
-#   dense MiniLM 0.574/0.869; any dense weight > 0 lowers nDCG (0.1: 0.879, 1.0: 0.779), so 0:
-#   the English-only model is skipped and the query is not embedded.
-# - english:local — NFCorpus, 323 q (SQLite): lexical 0.330/0.233, dense 0.322/0.280;
-#   dense weight 0.8: 0.361/0.290 (0.6: 0.362/0.286, 1.0: 0.358/0.295).
-# - other languages with the English-only local model: unmeasured, lexical only.
-# - openai/gemini (multilingual) are unmeasured here: equal weights, the usual RRF default.
+# (lexical, dense) weights for reciprocal-rank fusion, "<language>:<embedder>" (* = any),
+# chosen with bench/retrieval.py on TyDi QA (Indonesian) and NFCorpus (English):
+# docs/adr/0009-fusion-weights-by-measurement.md. The English-only local model lowers
+# Indonesian ranking at any weight, so 0 (the query is not embedded); other languages
+# with it are unmeasured (lexical only); multilingual provider embedders get equal weights.
 KB_FUSION_WEIGHTS: dict[str, tuple[float, float]] = {
     "indonesian:local": (1.0, 0.0),
     "english:local": (1.0, 0.8),

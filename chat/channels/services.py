@@ -15,8 +15,19 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chat.channels import registry
-from chat.channels.base import ConfigError, InboundMessage, OnSent, Outbound, TransportError
-from chat.models import Channel, Conversation, InboundEvent, Message
+from chat.channels.base import (
+    ConfigError,
+    DeliverySkipped,
+    InboundMessage,
+    InboundRating,
+    OnSent,
+    Outbound,
+    TransportError,
+)
+from chat.feedback import feedback_record
+from chat.models import Channel, Conversation, Feedback, InboundEvent, Message
+from siganteng import metrics
+from siganteng.api import parse_uuid
 from siganteng.errors import ApiError
 from siganteng.queue import enqueue
 from tenants.models import Tenant
@@ -104,10 +115,19 @@ def channel_send(*, channel: Channel, outbound: Outbound, start: int = 0, on_sen
             f"The channel is disabled: {channel.disabled_reason or 'by staff'}", permanent=True, code="channel_disabled"
         )
     try:
-        return registry.transport_for(channel).deliver(outbound, start=start, on_sent=on_sent)
+        ids = registry.transport_for(channel).deliver(outbound, start=start, on_sent=on_sent)
+    except DeliverySkipped:
+        metrics.channel_send(kind=channel.kind, outcome="skipped")
+        raise
     except TransportError as exc:
+        metrics.channel_send(kind=channel.kind, outcome=exc.code or "error")
         channel_record_error(channel_id=channel.pk, error=exc)
         raise
+    metrics.channel_send(kind=channel.kind, outcome="sent")
+    logger.info(
+        "Sent %d message(s) through %s channel %s (%s).", len(ids), channel.kind, channel.pk, outbound.reference
+    )
+    return ids
 
 
 def channel_send_test(*, channel: Channel, recipient: str = "") -> list[str]:
@@ -182,3 +202,24 @@ def inbound_accept(*, channel: Channel, message: InboundMessage) -> Accepted:
     except IntegrityError:
         return Accepted(event_id=None, duplicate=True)
     return Accepted(event_id=event.pk, duplicate=False)
+
+
+def inbound_rate(*, channel: Channel, rating: InboundRating) -> Feedback | None:
+    """Record a customer's tap on a rating button. Only an answer in that customer's own
+    conversation on this channel can be rated; anything else (a forged or stale button)
+    is ignored, so a payload naming another customer's message changes nothing."""
+    message_id = parse_uuid(rating.message_id)
+    message = (
+        Message.objects.filter(
+            pk=message_id,
+            tenant=channel.tenant,
+            role="assistant",
+            conversation__channel_ref=channel,
+            conversation__user_id=rating.user_id,
+        ).first()
+        if message_id
+        else None
+    )
+    if message is None:
+        return None
+    return feedback_record(tenant=channel.tenant, message=message, value=rating.value, source=channel.kind)

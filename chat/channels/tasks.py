@@ -10,6 +10,7 @@ from django.utils import timezone
 from chat.channels.base import DeliverySkipped, Outbound, TransportError
 from chat.channels.services import channel_send
 from chat.models import InboundEvent, Message
+from siganteng import metrics
 from siganteng.errors import ApiError
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ def reply_inbound(event_id: int) -> str:
                 bubbles=list(result.bubbles),
                 conversation=conversation,
                 reference=f"msg_{result.message.pk}",
+                rate_message_id=str(result.message.pk),
             ),
         )
     except (TransportError, DeliverySkipped) as exc:
@@ -101,4 +103,6 @@ def reconcile_inbound() -> dict[str, int]:
     stuck = InboundEvent.objects.filter(status="replying", updated_at__lt=now - REPLY_LEASE).update(
         status="failed", error="The reply was interrupted; it may have been sent.", updated_at=now
     )
-    return {"requeued": len(lost), "interrupted": stuck, "expired": expired}
+    counts = {"requeued": len(lost), "interrupted": stuck, "expired": expired}
+    metrics.reconciled(reconciler="inbound", counts=counts)
+    return counts

@@ -1,7 +1,7 @@
-"""``manage.py serve``: the web server (gunicorn) and the task cluster (qcluster) as two
-child processes in the foreground.
+"""``manage.py serve``: the web server (gunicorn), the task cluster (qcluster) and the
+follow-up dispatcher as child processes in the foreground.
 
-Ctrl-C (SIGINT), SIGTERM and SIGHUP (the terminal closing) stop both: each child runs in
+Ctrl-C (SIGINT), SIGTERM and SIGHUP (the terminal closing) stop them all: each child runs in
 its own process group and gets SIGTERM (gunicorn finishes in-flight requests, qcluster its
 running tasks), then SIGKILL after ``--grace`` seconds. If either child dies on its own,
 the other is stopped too and the command exits non-zero, so a supervisor sees the failure
@@ -43,6 +43,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         self._stopping = False
         self._signal = 0
+        _clear_metrics(Path(settings.METRICS_DIR))
         web_cmd = [
             sys.executable,
             "-m",
@@ -61,10 +62,13 @@ class Command(BaseCommand):
             "120",
             "--graceful-timeout",
             str(int(options["grace"])),
-            "--access-logfile",
-            "-",
+            # No gunicorn access log: its lines carry raw paths, and channel webhook paths
+            # carry the channel's secret. Each request is counted and timed by route in
+            # /metrics, and the app's own log lines carry the request id.
         ]
         cluster_cmd = [sys.executable, "manage.py", "qcluster"]
+        # Follow-ups due now are claimed within FOLLOWUP_DISPATCH_INTERVAL, not once a minute.
+        dispatcher_cmd = [sys.executable, "manage.py", "followups_dispatch", "--forever"]
         children: dict[str, subprocess.Popen] = {}
 
         def on_signal(signum, frame):
@@ -76,6 +80,7 @@ class Command(BaseCommand):
         try:
             children["web"] = self._spawn(web_cmd)
             children["cluster"] = self._spawn(cluster_cmd)
+            children["dispatcher"] = self._spawn(dispatcher_cmd)
             self.stdout.write(
                 f"Serving on http://{options['host']}:{options['port']} (web pid {children['web'].pid}, "
                 f"cluster pid {children['cluster'].pid}); Ctrl-C stops both."
@@ -134,6 +139,14 @@ def _stop_with_parent():
             os._exit(1)
 
     return preexec
+
+
+def _clear_metrics(directory: Path) -> None:
+    """Start the metrics from zero: the files left by the previous run's processes would
+    otherwise be added to this run's (prometheus-client's multiprocess mode)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for leftover in directory.glob("*.db"):
+        leftover.unlink(missing_ok=True)
 
 
 def _wait(proc: subprocess.Popen, deadline: float, repeat: int | None) -> bool:
