@@ -14,12 +14,15 @@ Contract of :func:`split`:
 * A list item (``- x``, ``* x``, ``• x``, ``1. x``, ``2) x``) stays in one bubble when
   it fits the limit; consecutive items share a bubble while they fit.
 * A fenced code block (```) is one bubble, whole, whatever its length.
-* ``max_bubbles``: when there are more pieces than allowed, adjacent pieces are first
-  merged where the merged bubble still fits the limit; if that is not enough, the
-  overflow is merged into the last bubble. Nothing is ever dropped — joining the
-  bubbles always gives back the text's words in order — so with a tight ``max_bubbles``
-  the last bubble may exceed the limit. (Truncation would lose what the customer asked
-  for; a channel with a hard size cap splits again when sending.)
+* ``max_bubbles``: when there are more pieces than allowed, adjacent pieces are merged
+  one pair at a time until exactly ``max_bubbles`` remain — the bubbles allowed are all
+  used, never packed into fewer. Each step merges the pair that best keeps the shape:
+  one whose result fits the limit before one that does not, pieces of one paragraph
+  before pieces of two (so paragraph boundaries stay bubble boundaries while they can),
+  and then the shortest result. Nothing is ever dropped — joining the bubbles always
+  gives back the text's words in order — so with a tight ``max_bubbles`` a bubble may
+  exceed the limit. (Truncation would lose what the customer asked for; a channel with
+  a hard size cap splits again when sending.)
 """
 
 from __future__ import annotations
@@ -126,9 +129,16 @@ _OPENERS = "\"'“‘([¿¡"
 
 @dataclass
 class _Piece:
+    """Text of one bubble-to-be; ``first``..``paragraph`` are the blocks it spans."""
+
     text: str
     paragraph: int
     code: bool = False
+    first: int = -1
+
+    def __post_init__(self) -> None:
+        if self.first < 0:
+            self.first = self.paragraph
 
 
 def _blocks(text: str) -> list[tuple[str, str]]:
@@ -275,21 +285,21 @@ def split(text: str, *, limit: int, max_bubbles: int | None = None) -> list[str]
 
 
 def _join(a: _Piece, b: _Piece) -> str:
-    return a.text + (" " if a.paragraph == b.paragraph and not (a.code or b.code) else "\n\n") + b.text
+    return a.text + (" " if a.paragraph == b.first and not (a.code or b.code) else "\n\n") + b.text
 
 
 def _merge_to_fit(pieces: list[_Piece], limit: int, max_bubbles: int) -> list[_Piece]:
-    merged: list[_Piece] = []
-    for piece in pieces:
-        if merged and len(merged[-1].text) + 2 + len(piece.text) <= limit:
-            last = merged[-1]
-            merged[-1] = _Piece(_join(last, piece), piece.paragraph, code=False)
-        else:
-            merged.append(piece)
-    if len(merged) > max_bubbles:
-        head, tail = merged[: max_bubbles - 1], merged[max_bubbles - 1 :]
-        last = tail[0]
-        for piece in tail[1:]:
-            last = _Piece(_join(last, piece), piece.paragraph)
-        merged = [*head, last]
+    """Merge adjacent pieces, best pair first (see the module docstring), until
+    ``max_bubbles`` remain."""
+    merged = list(pieces)
+    while len(merged) > max_bubbles:
+
+        def cost(i: int) -> tuple[bool, bool, int]:
+            a, b = merged[i], merged[i + 1]
+            length = len(_join(a, b))
+            return (length > limit, a.paragraph != b.first, length)
+
+        i = min(range(len(merged) - 1), key=cost)
+        a, b = merged[i], merged[i + 1]
+        merged[i : i + 2] = [_Piece(_join(a, b), b.paragraph, first=a.first)]
     return merged

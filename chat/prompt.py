@@ -25,7 +25,8 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
-from siganteng.ai.base import ChatMessage, ContextPassage
+from siganteng.ai.base import BusinessHours, ChatMessage, ContextPassage
+from tenants import hours as tenant_hours
 from tenants.models import Tenant
 
 SECTION_TITLES = {
@@ -83,6 +84,7 @@ class Prompt:
     sections: list[Section]
     messages: list[ChatMessage]
     passages: list[ContextPassage] = field(default_factory=list)
+    hours: BusinessHours | None = None  # the hours section's facts, for offline providers
 
     @property
     def system(self) -> str:
@@ -106,20 +108,36 @@ class Prompt:
         return data
 
 
-def hours_text(tenant: Tenant, now: dt.datetime) -> str:
+def business_hours(tenant: Tenant, now: dt.datetime) -> BusinessHours | None:
+    """The facts the hours section states; ``None`` when no hours are configured."""
     if not tenant.working_hours:
+        return None
+    is_open = tenant.is_open(now)
+    opening = None if is_open else tenant.next_opening(now)
+    return BusinessHours(
+        weekly=tenant.working_hours,
+        timezone=tenant.timezone,
+        is_open=is_open,
+        next_opening=opening.astimezone(ZoneInfo(tenant.timezone)) if opening else None,
+        after_hours_message=tenant.after_hours_message,
+    )
+
+
+def hours_text(facts: BusinessHours | None, now: dt.datetime) -> str:
+    """The hours section: open or closed now, the weekly hours, and when closed the next
+    opening and what to tell the customer."""
+    if facts is None:
         return "No opening hours are configured; do not promise when staff are available."
-    tz = ZoneInfo(tenant.timezone)
-    local = now.astimezone(tz)
-    stamp = f"{local:%A %Y-%m-%d %H:%M} ({tenant.timezone})"
-    if tenant.is_open(now):
-        return f"The business is OPEN now: it is {stamp}."
-    lines = [f"The business is CLOSED now: it is {stamp}."]
-    opening = tenant.next_opening(now)
-    if opening is not None:
-        lines.append(f"It opens again {opening.astimezone(tz):%A %Y-%m-%d %H:%M}.")
-    if tenant.after_hours_message:
-        lines.append(f"Tell the customer, in your own words: {tenant.after_hours_message}")
+    local = now.astimezone(ZoneInfo(facts.timezone))
+    stamp = f"{local:%A %Y-%m-%d %H:%M} ({facts.timezone})"
+    weekly = "Weekly opening hours: " + "; ".join(tenant_hours.hours_to_text(facts.weekly).split("\n")) + "."
+    if facts.is_open:
+        return f"The business is OPEN now: it is {stamp}.\n{weekly}"
+    lines = [f"The business is CLOSED now: it is {stamp}.", weekly]
+    if facts.next_opening is not None:
+        lines.append(f"It opens again {facts.next_opening:%A %Y-%m-%d %H:%M}.")
+    if facts.after_hours_message:
+        lines.append(f"Tell the customer, in your own words: {facts.after_hours_message}")
     else:
         lines.append("Say that staff will follow up when the business opens if a human is needed.")
     return "\n".join(lines)
@@ -154,10 +172,11 @@ def build(
     rules = channel_rules(channel)
     limit = max_chars or rules.max_chars
     lang = locale.split("-")[0].lower()
+    hours = business_hours(tenant, now)
     sections = [
         Section("persona", tenant.persona.strip() or f"You are the customer assistant of {tenant.name}."),
         Section("sop", tenant.sop.strip() or "No special procedures."),
-        Section("hours", hours_text(tenant, now)),
+        Section("hours", hours_text(hours, now)),
         Section("knowledge", knowledge_text(passages)),
         Section(
             "channel",
@@ -172,4 +191,5 @@ def build(
         sections=sections,
         messages=[*history, ChatMessage(role="user", content=user_text)],
         passages=passages,
+        hours=hours,
     )

@@ -37,6 +37,19 @@ from tenants.models import Tenant
 CHANNELS = tuple(c for c, _ in CONVERSATION_CHANNELS)
 
 
+# What a model answers to compose() when it has nothing worth sending (asked to in the
+# instruction): such a message is never stored or sent.
+NO_MESSAGE = "NO_MESSAGE"
+
+
+class NothingToSay(ApiError):
+    """compose() produced no message worth sending: the model answered :data:`NO_MESSAGE`
+    or only that it found nothing. Nothing was stored; the tokens spent are recorded."""
+
+    status_code = 422
+    default_code = "nothing_to_say"
+
+
 @dataclass
 class ReplyResult:
     """One answered turn. ``message`` is the stored assistant Message."""
@@ -150,6 +163,7 @@ def _request(
         temperature=tenant.llm_temperature,
         passages=prompt.passages,
         locale=turn.locale,
+        hours=prompt.hours,
     )
 
 
@@ -292,6 +306,13 @@ def _run(turn: _Turn, *, stream: bool) -> Iterator[Delta | ReplyResult]:
 
     rules = channel_rules(turn.channel)
     text = response.text.strip()
+    if turn.instruction and (response.no_answer or text.strip(" .`\"'") == NO_MESSAGE):
+        cost = usage.cost_for(response.model, total)
+        usage.usage_record(tenant=tenant, provider=response.provider, model=response.model, usage=total, cost=cost)
+        raise NothingToSay(
+            f"The model had nothing to say for this instruction ({response.provider}: "
+            f"{'nothing found' if response.no_answer else NO_MESSAGE}).",
+        )
     bubble_list = bubble_splitter.split(text, limit=turn.max_chars or rules.max_chars, max_bubbles=tenant.max_bubbles)
     cost = usage.cost_for(response.model, total)
     sources = _sources(passages, response.citations, external_ids)
@@ -574,7 +595,9 @@ def reply_stream(
 def compose(*, tenant: Tenant, conversation: Conversation, instruction: str) -> ReplyResult:
     """Turn a staff instruction ("remind them about the unpaid order") into a message to the
     customer, written by the model from the conversation's history; stored as an assistant
-    Message (no user message). Same errors as :func:`reply`."""
+    Message (no user message). Same errors as :func:`reply`, and :class:`NothingToSay`
+    when the model has nothing worth sending: a customer never receives "I found nothing"
+    in a message they did not ask for."""
     if not instruction.strip():
         raise field_error("instruction", "This field is required.")
     if conversation.tenant_id != tenant.pk:
@@ -582,7 +605,8 @@ def compose(*, tenant: Tenant, conversation: Conversation, instruction: str) -> 
     history = selectors.history(conversation=conversation, token_budget=settings.CHAT_HISTORY_TOKENS)
     text = (
         "[Instruction from staff, not a message from the customer] Write the next message to send to the "
-        f"customer now, following this instruction: {instruction.strip()}"
+        f"customer now, following this instruction: {instruction.strip()} "
+        f"If you have nothing useful to tell the customer, answer only {NO_MESSAGE}."
     )
     turn = _Turn(
         tenant=tenant,

@@ -102,10 +102,27 @@ class ChatView(APIView):
         self.started = time.perf_counter()  # for Server-Timing: authentication included
         return super().dispatch(request, *args, **kwargs)
 
+    def perform_content_negotiation(self, request: Request, force: bool = False):
+        """EventSource and fetch clients send ``Accept: text/event-stream``. The stream
+        itself is a StreamingHttpResponse that needs no renderer; everything else such a
+        client gets (an error, or the answer when it did not ask for ``stream``) is JSON,
+        not a 406."""
+        if "text/event-stream" in request.headers.get("Accept", ""):
+            force = True
+        return super().perform_content_negotiation(request, force=force)
+
     class InputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "ChatInput"
 
+        tenant_id = serializers.CharField(
+            max_length=64,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="Optional (seed 001's ChatRequest): must be the key's tenant, else 403. With the platform "
+            "key it names the tenant when X-Tenant-Id does not.",
+        )
         user_id = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
         messages = ChatMessageInput(many=True, allow_empty=False, max_length=200)
         channel = serializers.ChoiceField(choices=CHANNEL_CHOICES, default="api")
@@ -129,10 +146,10 @@ class ChatView(APIView):
         },
     )
     def post(self, request: Request):
-        tenant = request_tenant(request)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
+        tenant = request_tenant(request, named=v["tenant_id"].strip() or None)
         conversation = None
         if v["conversation_id"]:
             conversation = get_owned_or_404(Conversation, tenant, pk=v["conversation_id"])

@@ -29,6 +29,7 @@ from chat.channels.registry import transport_class
 from chat.channels.services import channel_send, conversation_for
 from chat.handoff import SILENT
 from chat.models import Channel, Conversation, Message
+from chat.services import NothingToSay
 from followups.models import FollowUp
 from siganteng import metrics
 from siganteng.errors import ApiError, Conflict, field_error
@@ -40,6 +41,7 @@ logger = logging.getLogger(__name__)
 S = FollowUp.Status
 
 OUTCOME_UNKNOWN = "outcome_unknown"
+NO_ANSWER = "no_answer"  # a generated follow-up had nothing to say: skipped, not sent
 CUSTOMER_REPLIED = "customer_replied"
 
 
@@ -309,6 +311,11 @@ def _deliver_claimed(followup: FollowUp, token: str) -> str:
     if not bubbles:
         try:
             bubbles, message = _bubbles_for(followup)
+        except NothingToSay as exc:
+            # A generated follow-up with nothing to say ("I found nothing about that")
+            # must never reach the customer: skipped, with the reason for staff to see.
+            _finish(followup.pk, token, status=S.SKIPPED, reason=NO_ANSWER, last_error=str(exc.detail))
+            return "skipped"
         except Exception as exc:
             # Nothing was sent, so retrying is safe; whether it can help is the error's to
             # say (a spent budget or a refused request will not pass by waiting).

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc assets, served by the app: docs work offline
     "django_q",
     "siganteng",
     "tenants",
@@ -186,12 +187,18 @@ else:
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns at start-up when it is missing
+# WhiteNoise also serves the apps' own static files when collectstatic has not run (a first
+# `manage.py serve` without DEBUG): the admin and the API docs never render unstyled.
+WHITENOISE_USE_FINDERS = True
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 
 AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
 if AWS_STORAGE_BUCKET_NAME:
     AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL") or None
+    # The endpoint presigned URLs name, when clients reach the store at another address than
+    # this app does (MinIO in docker compose: http://minio:9000 inside, localhost outside).
+    AWS_S3_PUBLIC_ENDPOINT_URL = env_str("AWS_S3_PUBLIC_ENDPOINT_URL")
     AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME", "us-east-1")
     AWS_ACCESS_KEY_ID = env_str("AWS_ACCESS_KEY_ID") or None
     AWS_SECRET_ACCESS_KEY = env_str("AWS_SECRET_ACCESS_KEY") or None
@@ -271,6 +278,9 @@ ADMIN_API_KEY = env_str("ADMIN_API_KEY")
 API_KEY_ROTATION_GRACE_SECONDS = env_int("API_KEY_ROTATION_GRACE_SECONDS", 24 * 3600, minimum=0)
 FIRST_SUPERUSER_USERNAME = env_str("FIRST_SUPERUSER_USERNAME", "admin")
 FIRST_SUPERUSER_PASSWORD = env_str("FIRST_SUPERUSER_PASSWORD")
+# `manage.py seed` creates the demo tenant and prints its full-scope key. On by default for
+# `make run`; docker-compose turns it off unless asked (SEED_DEMO=true).
+SEED_DEMO = env_bool("SEED_DEMO", True)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -312,6 +322,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Multi-tenant backend for AI customer agents: chat, knowledge, jobs, channels, follow-ups.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Every asset of the docs pages comes from this app (drf-spectacular-sidecar), never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "APPEND_COMPONENTS": {
         "securitySchemes": {

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import BinaryIO
+from functools import lru_cache
+from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.core import signing
@@ -38,6 +39,43 @@ def _is_s3(storage=None) -> bool:
     storage = storage or default_storage
     # The S3 backend is the only one with a bucket; no other backend is special-cased.
     return hasattr(storage, "bucket_name") and hasattr(storage, "connection")
+
+
+def _signer() -> Any:
+    """The boto3 client that signs URLs: the storage's own, or with
+    ``AWS_S3_PUBLIC_ENDPOINT_URL`` one naming the endpoint clients reach (MinIO inside
+    docker compose is ``http://minio:9000`` to the app and ``http://localhost:9000`` to a
+    browser). A SigV4 signature covers the host, so a URL cannot be rewritten afterwards:
+    it has to be signed for the public endpoint."""
+    client = default_storage.connection.meta.client
+    public = getattr(settings, "AWS_S3_PUBLIC_ENDPOINT_URL", "") or ""
+    if not public:
+        return client
+    return _public_client(
+        public,
+        client.meta.region_name,
+        default_storage.access_key,
+        default_storage.secret_key,
+        default_storage.signature_version or "s3v4",
+        default_storage.addressing_style,
+    )
+
+
+@lru_cache(maxsize=4)
+def _public_client(
+    endpoint: str, region: str, access_key: str | None, secret_key: str | None, signature: str, style: str | None
+) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        config=Config(signature_version=signature, s3={"addressing_style": style} if style else {}),
+    )
 
 
 def _base(base_url: str | None) -> str:
@@ -89,7 +127,13 @@ def download_url(
     expires = expires or settings.SIGNED_URL_MAX_AGE
     if _is_s3():
         params = {"ResponseContentDisposition": f'attachment; filename="{filename}"'} if filename else None
-        return default_storage.url(key, parameters=params, expire=expires)
+        if not getattr(settings, "AWS_S3_PUBLIC_ENDPOINT_URL", ""):
+            return default_storage.url(key, parameters=params, expire=expires)
+        return _signer().generate_presigned_url(
+            "get_object",
+            Params={"Bucket": default_storage.bucket_name, "Key": key, **(params or {})},
+            ExpiresIn=expires,
+        )
     token = signing.dumps({"k": key, "op": "get", "ttl": expires, "fn": filename or ""}, salt=SIGNING_SALT)
     return _base(base_url) + reverse("files-download", args=[token])
 
@@ -104,8 +148,7 @@ def upload_url(
     expires = expires or settings.SIGNED_URL_MAX_AGE
     headers = {"Content-Type": content_type}
     if _is_s3():
-        client = default_storage.connection.meta.client
-        url = client.generate_presigned_url(
+        url = _signer().generate_presigned_url(
             "put_object",
             Params={"Bucket": default_storage.bucket_name, "Key": key, "ContentType": content_type},
             ExpiresIn=expires,

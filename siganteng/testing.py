@@ -253,3 +253,50 @@ def run_concurrently(fn: Callable[[int], Any], n: int, *, timeout: float = 60.0)
     if errors:
         raise errors[0]
     return results
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SCREENSHOTS = BASE_DIR / "var" / "screenshots"
+
+
+@contextlib.contextmanager
+def chromium(tmp_path: Path, *, width: int = 1280, height: int = 900) -> Iterator[Any]:
+    """A headless Debian Chromium driven by Selenium, with a fresh profile in ``tmp_path``.
+
+    Skips the test when Chromium, its driver or Selenium is not installed (CI installs
+    them). The browser makes no background requests of its own, so every request it
+    makes is one the page under test asked for.
+    """
+    import pytest
+
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.skip("Debian's chromium and chromium-driver are not installed")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        f"--window-size={width},{height}",
+    ):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=str(CHROMEDRIVER)))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def screenshot(driver: Any, name: str) -> Path:
+    """Save what the browser shows as ``var/screenshots/<name>.png``; returns the path."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    return path

@@ -2,10 +2,12 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from siganteng import errors, health, scrape
+from siganteng import errors, health, landing, scrape
 
 urlpatterns = [
+    path("", landing.landing, name="landing"),
     path("healthz", health.healthz, name="healthz"),
+    path("health", health.healthz, name="health"),  # seed 001's name for the same probe
     path("readyz", health.readyz, name="readyz"),
     path("metrics", scrape.metrics_view, name="metrics"),
     # Back-office pages of the apps' own, under the admin's prefix (before its catch-all).
@@ -16,6 +18,10 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # Where seeds 000 and 004 document the docs pages.
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="docs-redoc"),
+    path("api/v1/", landing.ApiRootView.as_view(), name="api-root"),
     path("api/v1/", include("tenants.urls")),
     path("api/v1/", include("knowledge.urls")),
     path("api/v1/", include("chat.urls")),

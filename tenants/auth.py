@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.shortcuts import get_object_or_404
@@ -16,7 +17,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.request import Request
 
-from tenants import keys
+from tenants import keys, staff
 from tenants.models import SCOPES, ApiKey, Tenant
 
 LAST_USED_RESOLUTION = dt.timedelta(seconds=60)
@@ -32,6 +33,7 @@ class Principal:
     is_platform: bool = False
     username: str = ""
     extra: dict = field(default_factory=dict)
+    session_user: Any = None  # the Django user of a staff session (the browsable API)
 
     is_authenticated = True
     is_anonymous = False
@@ -70,7 +72,7 @@ def authenticate_key(raw: str, *, tenant_header: str | None = None) -> Principal
     """Resolve a raw key to a principal or raise 401 (bad key) / 403 (tenant mismatch)."""
     if keys.platform_key_matches(raw, settings.ADMIN_API_KEY):
         return Principal(tenant=None, scopes=frozenset(SCOPES), is_platform=True, username="platform-key")
-    parsed = keys.parse(raw)
+    parsed = keys.lookup(raw)
     if parsed is None:
         raise exceptions.AuthenticationFailed("Malformed API key.")
     prefix, secret = parsed
@@ -117,18 +119,55 @@ class StaffSessionAuthentication(SessionAuthentication):
         user, _ = result
         if not (user.is_active and user.is_staff):
             return None
-        return Principal(tenant=None, scopes=frozenset(SCOPES), is_platform=True, username=user.get_username()), None
+        principal = Principal(
+            tenant=None, scopes=frozenset(SCOPES), is_platform=True, username=user.get_username(), session_user=user
+        )
+        return principal, None
 
 
-def request_tenant(request: Request) -> Tenant:
+def request_tenant(request: Request, *, named: str | None = None) -> Tenant:
     """The tenant a request acts for: the key's tenant, or for the platform key and staff
-    sessions the one named by ``X-Tenant-Id`` (404 if unknown)."""
+    sessions the one named by ``X-Tenant-Id`` (404 if unknown). A staff session (the
+    browsable API) may instead name it with ``?tenant=`` or rely on the session's choice.
+
+    ``named`` is a tenant id the request body carries (seed 001's ``ChatRequest.tenant_id``):
+    it must be the key's tenant (403 otherwise); for the platform key and staff sessions it
+    names the tenant when no header does, and must agree with the header when one does.
+    """
     principal: Principal = request.user
     if principal.tenant is not None:
+        if named and named != principal.tenant.pk:
+            raise exceptions.PermissionDenied("tenant_id does not match the API key's tenant.")
         return principal.tenant
     tenant_id = request.headers.get("X-Tenant-Id", "").strip()
+    if named and tenant_id and named != tenant_id:
+        raise exceptions.PermissionDenied("tenant_id does not match X-Tenant-Id.")
+    tenant_id = tenant_id or (named or "")
+    if not tenant_id and principal.session_user is not None:
+        tenant = _session_tenant(request)
+        if tenant is not None:
+            return tenant
     if not tenant_id:
+        if principal.session_user is not None:
+            raise exceptions.ValidationError(
+                {"tenant": [f"Choose a tenant: add ?{TENANT_QUERY_PARAM}=<tenant id> (remembered for this session)."]}
+            )
         raise exceptions.ValidationError(
             {"X-Tenant-Id": ["This header is required with the platform key or a staff session."]}
         )
     return get_object_or_404(Tenant, pk=tenant_id)
+
+
+# A browser cannot send X-Tenant-Id: staff in the browsable API name the tenant here.
+TENANT_QUERY_PARAM = "tenant"
+
+
+def _session_tenant(request: Request) -> Tenant | None:
+    """For a staff session without X-Tenant-Id: ``?tenant=<id>`` (made the session's
+    choice, as the back-office's tenant switcher does; 404 for a tenant the user may not
+    see), else the tenant already chosen in the session (their first one for a member)."""
+    user = request.user.session_user
+    chosen = request.query_params.get(TENANT_QUERY_PARAM, "").strip()
+    if chosen:
+        return staff.choose_tenant(request._request, chosen, user=user)
+    return staff.current_tenant(request._request, user=user)

@@ -41,6 +41,28 @@ def parse(full_key: str) -> tuple[str, str] | None:
     return prefix, secret
 
 
+# A key an operator brings from another system (seed 001's ``PUT .../settings`` with an
+# ``api_key``) need not look like ours; this many characters keep a guess out of reach.
+IMPORTED_MIN_LENGTH = 32
+IMPORTED_MAX_LENGTH = 256
+
+
+def imported_lookup(raw: str) -> tuple[str, str] | None:
+    """``(prefix, secret)`` for a key not in our format, or ``None`` if it cannot be one.
+
+    Its lookup prefix is the start of its SHA-256 and its secret is the whole key, so
+    :func:`secret_matches` checks it like any other and only its hash is stored.
+    """
+    if not IMPORTED_MIN_LENGTH <= len(raw) <= IMPORTED_MAX_LENGTH or not raw.isprintable() or " " in raw:
+        return None
+    return hash_secret(raw)[:PREFIX_LENGTH], raw
+
+
+def lookup(raw: str) -> tuple[str, str] | None:
+    """``(prefix, secret)`` for one of our keys or an imported one; ``None`` if malformed."""
+    return parse(raw) or imported_lookup(raw)
+
+
 def secret_matches(secret: str, stored_hash: str) -> bool:
     return hmac.compare_digest(hash_secret(secret), stored_hash)
 

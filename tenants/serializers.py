@@ -10,7 +10,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from siganteng.ai.registry import llm_choices
-from tenants import hours
+from tenants import hours, keys
 from tenants.models import SCOPES, ApiKey, Tenant
 
 
@@ -68,6 +68,31 @@ class TenantSettingsInputSerializer(serializers.Serializer):
         min_value=0, required=False, allow_null=True, help_text="Platform only. Null means unlimited."
     )
     is_active = serializers.BooleanField(required=False, help_text="Platform only.")
+    api_key = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        trim_whitespace=False,
+        write_only=True,
+        help_text=(
+            "Empty or null: issue a new random key (every scope), returned once in `api_key.key`. "
+            f"A key of {keys.IMPORTED_MIN_LENGTH} to {keys.IMPORTED_MAX_LENGTH} printable characters without "
+            "spaces: make it a key of this tenant (stored hashed), e.g. to keep existing clients working."
+        ),
+    )
+
+    def validate_api_key(self, value: str | None) -> str:
+        if not value:
+            return ""
+        if len(value) < keys.IMPORTED_MIN_LENGTH:
+            raise serializers.ValidationError(
+                f"Must be empty (a key is generated) or at least {keys.IMPORTED_MIN_LENGTH} characters."
+            )
+        if keys.lookup(value) is None:
+            raise serializers.ValidationError(
+                f"At most {keys.IMPORTED_MAX_LENGTH} printable characters, without spaces."
+            )
+        return value
 
     def validate(self, attrs):
         unknown = sorted(set(self.initial_data) - set(self.fields)) if isinstance(self.initial_data, dict) else []
@@ -151,7 +176,9 @@ class IssuedKeySerializer(ApiKeyOutputSerializer):
 
 class TenantWriteOutputSerializer(TenantSettingsOutputSerializer):
     api_key = IssuedKeySerializer(
-        allow_null=True, read_only=True, help_text="Set only when this request issued the tenant's first key."
+        allow_null=True,
+        read_only=True,
+        help_text="Set only when this request issued a key: the tenant's first one, or the one `api_key` asked for.",
     )
 
 

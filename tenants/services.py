@@ -111,6 +111,36 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def api_key_import(*, tenant: Tenant, raw_key: str, name: str = "imported key") -> IssuedKey | None:
+    """Make ``raw_key`` (a key an operator already gave its clients) a key of ``tenant``
+    with every scope, stored hashed like the keys we issue.
+
+    Importing the key the tenant already has changes nothing and returns ``None``, so a
+    client that PUTs its settings back with its key stays idempotent. A key that is
+    another tenant's, or one this tenant revoked, is refused (409 naming ``api_key``).
+    """
+    looked_up = keys.lookup(raw_key)
+    if looked_up is None:  # the serializer checks this; the service does not trust it
+        raise ApiError("Invalid input: api_key.", code="validation_error", fields={"api_key": ["Malformed key."]})
+    prefix, secret = looked_up
+    existing = ApiKey.objects.filter(prefix=prefix).first()
+    if existing is not None:
+        same = existing.tenant_id == tenant.pk and keys.secret_matches(secret, existing.secret_hash)
+        if same and existing.is_usable():
+            return None
+        raise Conflict(
+            "This key cannot be used: it is already in use.",
+            code="key_in_use",
+            fields={"api_key": ["Already in use; choose another key or send an empty one to get a new key."]},
+        )
+    api_key = ApiKey(
+        tenant=tenant, name=name, prefix=prefix, secret_hash=keys.hash_secret(secret), scopes=list(FIRST_KEY_SCOPES)
+    )
+    _full_clean(api_key)
+    api_key.save()
+    return IssuedKey(api_key=api_key, full_key=raw_key)
+
+
 @transaction.atomic
 def api_key_rotate(*, api_key: ApiKey, grace_seconds: int | None = None, actor=None) -> IssuedKey:
     """Issue a replacement with the same name, scopes and expiry; the old key keeps
@@ -154,7 +184,9 @@ def api_key_revoke(*, api_key: ApiKey, actor=None) -> ApiKey:
 
 
 @transaction.atomic
-def tenant_upsert(*, tenant_id: str, data: dict[str, Any], by_platform: bool) -> TenantWrite:
+def tenant_upsert(
+    *, tenant_id: str, data: dict[str, Any], by_platform: bool, api_key: str | None = None
+) -> TenantWrite:
     """Create or update the tenant ``tenant_id`` with the settings in ``data``.
 
     Only the platform may create a tenant or change ``PLATFORM_ONLY_FIELDS``; a tenant's
@@ -162,6 +194,11 @@ def tenant_upsert(*, tenant_id: str, data: dict[str, Any], by_platform: bool) ->
     ``data`` keep their value. When the tenant has no key at all yet (a new tenant, or
     one created in the admin without keys), a first key with every scope is issued and
     returned once.
+
+    ``api_key`` (seed 001's settings field) asks for a key in the same transaction:
+    ``""`` issues a new random key with every scope, returned once; a key of at least
+    ``keys.IMPORTED_MIN_LENGTH`` characters is imported (:func:`api_key_import`).
+    ``None`` asks for nothing.
     """
     unknown = sorted(set(data) - set(SETTINGS_FIELDS))
     if unknown:
@@ -195,6 +232,11 @@ def tenant_upsert(*, tenant_id: str, data: dict[str, Any], by_platform: bool) ->
     tenant.holidays = hours.validate_holidays(tenant.holidays)
     tenant.save()
     issued = None
-    if not tenant.api_keys.exists():
+    if api_key is not None:
+        if api_key:
+            issued = api_key_import(tenant=tenant, raw_key=api_key)
+        else:
+            issued = api_key_create(tenant=tenant, name="settings key", scopes=FIRST_KEY_SCOPES)
+    if issued is None and not tenant.api_keys.exists():
         issued = api_key_create(tenant=tenant, name="first key", scopes=FIRST_KEY_SCOPES)
     return TenantWrite(tenant=tenant, created=created, issued=issued)

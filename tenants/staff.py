@@ -34,13 +34,14 @@ def role_for(user, tenant: Tenant | None) -> str | None:
     return Membership.objects.filter(user=user, tenant=tenant).values_list("role", flat=True).first()
 
 
-def current_tenant(request: HttpRequest) -> Tenant | None:
+def current_tenant(request: HttpRequest, *, user=None) -> Tenant | None:
     """The tenant the user chose in this session, or their first one.
 
     None for a superuser who chose no tenant (they act on the whole platform) and for a
-    user with no membership at all.
+    user with no membership at all. ``user`` defaults to ``request.user`` (the API passes
+    the session's Django user: DRF replaces ``request.user`` with its principal).
     """
-    user = request.user
+    user = user or request.user
     allowed = tenants_for(user)
     chosen = request.session.get(SESSION_KEY)
     if chosen:
@@ -53,15 +54,16 @@ def current_tenant(request: HttpRequest) -> Tenant | None:
     return allowed.order_by("pk").first()
 
 
-def choose_tenant(request: HttpRequest, tenant_id: str | None) -> Tenant | None:
+def choose_tenant(request: HttpRequest, tenant_id: str | None, *, user=None) -> Tenant | None:
     """Make ``tenant_id`` the session's tenant; ``None`` or "" clears the choice.
 
-    A tenant the user may not see answers 404, like an unknown one.
+    A tenant the user may not see answers 404, like an unknown one. ``user`` as in
+    :func:`current_tenant`.
     """
     if not tenant_id:
         request.session.pop(SESSION_KEY, None)
         return None
-    tenant = tenants_for(request.user).filter(pk=tenant_id).first()
+    tenant = tenants_for(user or request.user).filter(pk=tenant_id).first()
     if tenant is None:
         raise Http404
     request.session[SESSION_KEY] = tenant.pk

@@ -51,7 +51,8 @@ class TenantSettingsView(APIView):
         description=(
             "Create (platform only) or update a tenant. Absent fields keep their value. A tenant's own "
             "admin key may not change rate_limit_per_minute, monthly_token_budget or is_active (403 naming "
-            "the field). When the tenant has no key yet, `api_key.key` carries a new key, shown this once."
+            "the field). When the tenant has no key yet, or `api_key` asks for one, `api_key.key` carries the "
+            "key, shown this once."
         ),
     )
     def put(self, request: Request, tenant_id: str) -> Response:
@@ -60,8 +61,10 @@ class TenantSettingsView(APIView):
             selectors.tenant_for_principal(principal=principal, tenant_id=tenant_id)
         serializer = TenantSettingsInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        api_key = data.pop("api_key", None)
         result = services.tenant_upsert(
-            tenant_id=tenant_id, data=serializer.validated_data, by_platform=principal.is_platform
+            tenant_id=tenant_id, data=data, by_platform=principal.is_platform, api_key=api_key
         )
         body = TenantSettingsOutputSerializer(result.tenant).data
         body["api_key"] = _issued_data(result.issued) if result.issued else None

@@ -64,9 +64,29 @@ def test_it_merges_overflow_into_the_last_bubble_when_over_max_bubbles():
     assert words(" ".join(bubbles)) == words(text)
 
 
-def test_it_merges_small_paragraphs_first_when_over_max_bubbles():
+def test_it_uses_the_bubbles_allowed_and_keeps_paragraphs_apart_when_over_max_bubbles():
     text = "A.\n\nB.\n\nC.\n\nD."
-    assert split(text, limit=100, max_bubbles=2) == ["A.\n\nB.\n\nC.\n\nD."]
+    assert split(text, limit=100, max_bubbles=2) == ["A.\n\nB.", "C.\n\nD."]
+
+
+def test_a_four_paragraph_answer_fills_three_bubbles_not_one():
+    paragraphs = [
+        "Halo! Terima kasih sudah menghubungi Toko Budi.",
+        "Pengiriman ke Bali memakan waktu 3-4 hari kerja.",
+        "Ongkos kirim ekspres tambah Rp 25.000.",
+        "Ada lagi yang bisa kami bantu?",
+    ]
+    bubbles = split("\n\n".join(paragraphs), limit=300, max_bubbles=3)
+    assert len(bubbles) == 3
+    # Every paragraph boundary but one stays a bubble boundary; the shortest pair merged.
+    assert bubbles == [paragraphs[0], paragraphs[1], paragraphs[2] + "\n\n" + paragraphs[3]]
+
+
+def test_it_merges_sentences_of_one_paragraph_before_crossing_paragraphs():
+    text = "One. Two. Three.\n\nFour."
+    # limit 6 splits the first paragraph into sentences: four pieces for three bubbles.
+    bubbles = split(text, limit=6, max_bubbles=3)
+    assert len(bubbles) == 3 and bubbles[-1] == "Four."
 
 
 # --- properties ----------------------------------------------------------------------

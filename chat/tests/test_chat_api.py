@@ -146,3 +146,66 @@ def test_it_needs_the_chat_scope(make_client, tenant):
     client = make_client(tenant, scopes=["knowledge"])
     assert ask(client).status_code == 403
     assert client.get("/api/v1/conversations").status_code == 403
+
+
+def test_it_streams_to_an_event_source_client_that_accepts_only_text_event_stream(client_a, tenant, kb):
+    kb(tenant)
+    body = {"user_id": "es", "stream": True, "messages": [{"role": "user", "content": "Shipping to Bali?"}]}
+    r = client_a.post("/api/v1/chat", body, format="json", HTTP_ACCEPT="text/event-stream")
+    assert r.status_code == 200
+    assert r["Content-Type"].startswith("text/event-stream")
+    events = sse_events(r)
+    assert events[-1][0] == "done" and "3-4 days" in events[-1][1]["text"]
+    # Anything but the stream itself is JSON for such a client, never a 406.
+    bad = client_a.post("/api/v1/chat", {"user_id": "es"}, format="json", HTTP_ACCEPT="text/event-stream")
+    assert bad.status_code == 400 and "messages" in bad.json()["error"]["fields"]
+    plain = client_a.post("/api/v1/chat", {**body, "stream": False}, format="json", HTTP_ACCEPT="text/event-stream")
+    assert plain.status_code == 200 and "3-4 days" in plain.json()["text"]
+
+
+def test_it_takes_seed_001s_chat_request_with_its_tenant_id(make_key, tenant, other_tenant, kb):
+    from rest_framework.test import APIClient
+
+    kb(tenant)
+    c = APIClient()
+    c.credentials(HTTP_X_API_KEY=make_key(tenant, ["chat"]), HTTP_X_TENANT_ID=tenant.pk)
+    body = {
+        "tenant_id": tenant.pk,
+        "user_id": "cust-9",
+        "messages": [{"role": "user", "content": "How long does shipping to Bali take?"}],
+        "channel": "api",
+        "locale": "id",
+    }
+    r = c.post("/api/v1/chat", body, format="json")
+    assert r.status_code == 200, r.content
+    assert "3-4 days" in r.json()["text"]
+    wrong = c.post("/api/v1/chat", {**body, "tenant_id": other_tenant.pk}, format="json")
+    assert wrong.status_code == 403 and wrong.json()["error"]["code"] == "permission_denied"
+    assert Conversation.objects.filter(tenant=other_tenant).count() == 0
+
+
+def test_it_lets_the_platform_name_the_tenant_in_the_body_and_refuses_a_disagreement(platform_client, tenant, kb):
+    kb(tenant)
+    body = {"tenant_id": tenant.pk, "user_id": "p", "messages": [{"role": "user", "content": "Shipping to Bali?"}]}
+    assert platform_client.post("/api/v1/chat", body, format="json").status_code == 200
+    r = platform_client.post("/api/v1/chat", body, format="json", HTTP_X_TENANT_ID="globex")
+    assert r.status_code == 403
+    unknown = platform_client.post("/api/v1/chat", {**body, "tenant_id": "nobody"}, format="json")
+    assert unknown.status_code == 404
+
+
+def test_it_answers_jam_buka_offline_from_the_hours_while_closed(client_a, tenant, kb):
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    kb(tenant)
+    today = dt.datetime.now(ZoneInfo(tenant.timezone)).date()
+    tenant.working_hours = {d: [["09:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    tenant.holidays = [str(today)]  # closed all of today, whatever the hour
+    tenant.after_hours_message = "Tim kami akan membalas besok pagi."
+    tenant.save()
+    body = ask(client_a, "Jam buka?", locale="id").json()
+    assert "Senin–Minggu 09:00–17:00" in body["text"]
+    assert "Saat ini kami sedang tutup." in body["text"] and "pukul 09:00" in body["text"]
+    assert "Tim kami akan membalas besok pagi." in body["text"]
+    assert "Bandung" not in body["text"] and not any(s["cited"] for s in body["sources"])

@@ -256,6 +256,38 @@ def test_it_retries_composing_only_when_the_llm_error_may_pass(
     assert telegram_api.sent == []
 
 
+def test_a_generated_follow_up_with_nothing_to_say_is_skipped_for_staff_to_see(
+    telegram, telegram_api, tenant, admin_client
+):
+    # No knowledge at all: the offline model can only say it found nothing.
+    tenant.locale = "id"
+    tenant.save()
+    followup = _due(telegram, text="", prompt="Ingatkan soal garansi produk.")
+    assert _claim_and_deliver() == ["skipped"]
+    followup.refresh_from_db()
+    assert followup.status == "SKIPPED" and followup.reason == "no_answer"
+    assert "nothing to say" in followup.last_error
+    assert telegram_api.sent == [] and followup.bubbles == []
+    assert not Message.objects.filter(conversation=telegram).exists()
+    # Staff see it in the back-office with its reason.
+    page = admin_client.get(f"/admin/followups/followup/{followup.pk}/change/").content.decode()
+    assert "no_answer" in page and "nothing to say" in page
+
+
+def test_a_model_answering_no_message_sends_nothing_and_its_tokens_count(telegram, telegram_api, tenant, fake_openai):
+    from chat.models import UsageDaily
+
+    tenant.llm_provider = "openai"
+    tenant.save()
+    fake_openai.reply_text("NO_MESSAGE", usage=(300, 2))
+    followup = _due(telegram, text="", prompt="Tell them about today's promo if there is one.")
+    assert _claim_and_deliver() == ["skipped"]
+    followup.refresh_from_db()
+    assert followup.reason == "no_answer" and telegram_api.sent == []
+    assert "NO_MESSAGE" in fake_openai.last_body["messages"][-1]["content"]  # the model was told how
+    assert UsageDaily.objects.get(tenant=tenant).tokens_in == 300
+
+
 def test_it_fails_follow_ups_on_a_disabled_channel(telegram, telegram_api):
     followup = _due(telegram, text="x")
     Channel.objects.update(enabled=False, disabled_reason="revoked")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -93,6 +94,22 @@ class ContextPassage:
 
 
 @dataclass
+class BusinessHours:
+    """The business's opening hours as the prompt states them.
+
+    A model reads them in the prompt's text; a provider that answers without a model (the
+    offline extractive one) answers hours questions from these facts. ``weekly`` is the
+    tenant's ``{"mon": [["09:00", "17:00"]], ...}``; ``next_opening`` is in local time.
+    """
+
+    weekly: dict[str, list[list[str]]]
+    timezone: str
+    is_open: bool
+    next_opening: dt.datetime | None = None
+    after_hours_message: str = ""
+
+
+@dataclass
 class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
@@ -113,6 +130,7 @@ class LLMRequest:
     passages: list[ContextPassage] = field(default_factory=list)
     locale: str = "en"
     response_format: Literal["text", "json"] = "text"
+    hours: BusinessHours | None = None
 
 
 @dataclass
@@ -120,7 +138,8 @@ class LLMResponse:
     """What answered and how. ``provider``/``model`` name whoever actually answered (the
     fallback when it was used; ``fallback_from`` then names the provider that failed).
     ``label`` is a short human note the chat layer may show (the extractive provider says
-    its answer is quoted, not generated); ``citations`` lists the passage ids it quoted."""
+    its answer is quoted, not generated); ``citations`` lists the passage ids it quoted;
+    ``no_answer`` says the text only says that nothing was found."""
 
     text: str
     provider: str
@@ -131,6 +150,9 @@ class LLMResponse:
     label: str = ""
     citations: list[str] = field(default_factory=list)
     fallback_from: str | None = None
+    # The provider found nothing to answer with (the extractive provider's "nothing found"):
+    # fine as a reply to a customer's question, never as a message sent on staff's behalf.
+    no_answer: bool = False
 
 
 @dataclass

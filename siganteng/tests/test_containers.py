@@ -73,3 +73,21 @@ def test_it_builds_a_slim_non_root_image_with_the_requirements_it_copies():
             assert (BASE_DIR / copied).exists(), copied
     compose = yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())
     assert {"web", "worker", "postgres", "redis", "minio", "createbucket"} <= set(compose["services"])
+
+
+def test_the_compose_stack_pins_minio_signs_for_the_outside_and_keeps_the_demo_key_opt_in():
+    compose = yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())
+    for name in ("minio", "createbucket"):
+        image = compose["services"][name]["image"]
+        assert re.fullmatch(r"minio/(minio|mc):RELEASE\.[0-9T:-]+Z", image), image
+    env = compose["services"]["web"]["environment"]
+    assert env["AWS_S3_ENDPOINT_URL"] == "http://minio:9000"
+    assert env["AWS_S3_PUBLIC_ENDPOINT_URL"].endswith(":-http://localhost:9000}")
+    assert env["SEED_DEMO"] == "${SEED_DEMO:-false}"
+
+
+def test_the_image_has_espeak_ng_and_the_requirements_name_what_is_imported():
+    assert re.search(r"apt-get install[^\n]*espeak-ng", (BASE_DIR / "Dockerfile").read_text())
+    requirements = (BASE_DIR / "requirements.txt").read_text()
+    for package in ("lxml", "drf-spectacular-sidecar"):
+        assert re.search(rf"^{package}==", requirements, re.M), package

@@ -18,6 +18,12 @@ def test_it_answers_healthz_without_touching_anything():
     assert resp.status_code == 200 and resp.json() == {"status": "ok"}
 
 
+def test_it_answers_seed_001s_health_as_healthz():
+    resp = Client().get("/health")
+    assert resp.status_code == 200 and resp.json() == Client().get("/healthz").json()
+    assert Client().post("/health").status_code == 405
+
+
 @pytest.mark.django_db
 def test_it_is_not_ready_before_the_cluster_has_beaten():
     resp = Client().get("/readyz")

@@ -56,3 +56,21 @@ def test_it_skips_the_superuser_without_a_password(settings):
     assert "FIRST_SUPERUSER_PASSWORD" in out
     assert not get_user_model().objects.exists()
     assert Tenant.objects.filter(pk="demo").exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("how", ["setting", "option"])
+def test_the_demo_tenant_and_its_printed_key_are_opt_out(settings, how):
+    settings.FIRST_SUPERUSER_USERNAME = "boss"
+    settings.FIRST_SUPERUSER_PASSWORD = "a-long-password-123"
+    out = io.StringIO()
+    if how == "setting":
+        settings.SEED_DEMO = False
+        call_command("seed", stdout=out)
+    else:
+        call_command("seed", "--no-demo", stdout=out)
+    assert "sgt_" not in out.getvalue() and "Demo data skipped" in out.getvalue()
+    assert not Tenant.objects.exists() and not ApiKey.objects.exists()
+    # What a deployment needs still happens.
+    assert get_user_model().objects.get(username="boss").is_superuser
+    assert Schedule.objects.filter(name="cluster-heartbeat").exists()

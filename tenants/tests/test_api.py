@@ -304,3 +304,70 @@ def test_it_lets_the_platform_change_limits_and_disable_a_tenant(platform_client
     # A disabled tenant's keys stop working at once; the platform still sees it.
     _assert_error(_client(key).get(f"/api/v1/tenants/{tenant.pk}/settings"), 401)
     assert platform_client.get(f"/api/v1/tenants/{tenant.pk}/settings").status_code == 200
+
+
+# --- seed 001: the settings' api_key -------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_it_issues_a_new_key_once_when_settings_carry_an_empty_api_key(tenant, make_key):
+    admin = _client(make_key(tenant, ["admin"]))
+    resp = admin.put(f"/api/v1/tenants/{tenant.pk}/settings", {"persona": "Ramah.", "api_key": ""}, format="json")
+    assert resp.status_code == 200, resp.content
+    issued = resp.json()["api_key"]
+    assert issued["key"].startswith("sgt_") and "admin" in issued["scopes"]
+    assert _client(issued["key"]).get(f"/api/v1/tenants/{tenant.pk}/settings").json()["persona"] == "Ramah."
+    # Stored hashed: the secret is nowhere in the row.
+    row = ApiKey.objects.get(pk=issued["id"])
+    assert issued["key"].split("_")[-1] not in (row.secret_hash, row.prefix)
+    # A null api_key is empty too.
+    again = admin.put(f"/api/v1/tenants/{tenant.pk}/settings", {"api_key": None}, format="json")
+    assert again.json()["api_key"]["key"] != issued["key"]
+
+
+@pytest.mark.django_db
+def test_it_makes_an_operators_own_key_a_key_of_the_tenant_stored_hashed(platform_client):
+    own = "changeme-tenant-key-0123456789abcdefXYZ"
+    resp = platform_client.put(
+        "/api/v1/tenants/toko-budi/settings", {"name": "Toko Budi", "api_key": own}, format="json"
+    )
+    assert resp.status_code == 201, resp.content
+    assert resp.json()["api_key"]["key"] == own
+    row = ApiKey.objects.get(tenant_id="toko-budi")
+    assert own not in (row.secret_hash, row.prefix) and len(row.secret_hash) == 64
+    # It authenticates, with or without X-Tenant-Id, and only for its tenant.
+    assert _client(own).get("/api/v1/tenants/toko-budi/settings").status_code == 200
+    with_header = _client(own)
+    with_header.credentials(HTTP_X_API_KEY=own, HTTP_X_TENANT_ID="toko-budi")
+    assert with_header.get("/api/v1/tenants/toko-budi/settings").status_code == 200
+    with_header.credentials(HTTP_X_API_KEY=own, HTTP_X_TENANT_ID="someone-else")
+    assert with_header.get("/api/v1/tenants/toko-budi/settings").status_code == 403
+    # Sending the same key again changes nothing (a client PUTting its settings back).
+    again = platform_client.put("/api/v1/tenants/toko-budi/settings", {"api_key": own}, format="json")
+    assert again.status_code == 200 and again.json()["api_key"] is None
+    assert ApiKey.objects.filter(tenant_id="toko-budi").count() == 1
+    # A near miss is no key at all.
+    assert _client(own[:-1] + "Q").get("/api/v1/tenants/toko-budi/settings").status_code == 401
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("bad", ["short-key", "x" * 31, "has spaces " * 4, "y" * 257])
+def test_it_refuses_an_api_key_too_short_or_malformed_naming_the_field(platform_client, tenant, bad):
+    before = Tenant.objects.get(pk=tenant.pk).persona
+    err = _assert_error(
+        platform_client.put(f"/api/v1/tenants/{tenant.pk}/settings", {"persona": "new", "api_key": bad}, format="json"),
+        400,
+    )
+    assert "api_key" in err["fields"]
+    assert Tenant.objects.get(pk=tenant.pk).persona == before
+    assert not ApiKey.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_refuses_another_tenants_key_as_api_key_and_writes_nothing(platform_client, tenant, other_tenant, make_key):
+    theirs = make_key(other_tenant)
+    body = {"persona": "p", "api_key": theirs}
+    err = _assert_error(platform_client.put(f"/api/v1/tenants/{tenant.pk}/settings", body, format="json"), 409)
+    assert "api_key" in err["fields"]
+    assert Tenant.objects.get(pk=tenant.pk).persona != "p"
+    assert not tenant.api_keys.exists()

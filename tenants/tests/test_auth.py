@@ -206,3 +206,53 @@ def test_it_lets_staff_sessions_manage_tenants_but_not_plain_users(admin_client,
     c = Client()
     c.login(username="plain", password="pw-123456789")
     _error(c.get("/api/v1/tenants/via-staff/settings"), 401, "not_authenticated")
+
+
+@pytest.mark.django_db
+def test_staff_in_the_browsable_api_choose_the_tenant_with_a_query_parameter_kept_for_the_session(
+    tenant, other_tenant, admin_client, monkeypatch
+):
+    from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+
+    from chat.views import ConversationListView
+
+    # The browsable API is on with DEBUG or BROWSABLE_API, read when the views are defined.
+    monkeypatch.setattr(ConversationListView, "renderer_classes", [JSONRenderer, BrowsableAPIRenderer])
+    # No header and no choice yet: a 400 that says how to choose.
+    err = _error(admin_client.get("/api/v1/conversations"), 400, "validation_error")
+    assert "?tenant=" in err["fields"]["tenant"][0]
+    assert admin_client.get("/api/v1/conversations?tenant=acme").status_code == 200
+    # The choice is the session's now, for every tenant route, until changed.
+    assert admin_client.get("/api/v1/kb/documents").status_code == 200
+    assert admin_client.get("/api/v1/followups").status_code == 200
+    assert admin_client.session["siganteng_current_tenant"] == "acme"
+    admin_client.get("/api/v1/conversations?tenant=globex")
+    assert admin_client.session["siganteng_current_tenant"] == "globex"
+    # X-Tenant-Id still wins; an unknown tenant is 404.
+    _error(admin_client.get("/api/v1/conversations?tenant=nobody"), 404, "not_found")
+    # The browsable API itself renders (HTML), instead of a 400.
+    page = admin_client.get("/api/v1/conversations?tenant=acme", HTTP_ACCEPT="text/html")
+    assert page.status_code == 200 and page["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.django_db
+def test_a_member_sees_only_their_tenants_through_the_query_parameter(tenant, other_tenant, django_user_model):
+    from django.test import Client
+
+    from tenants.models import Membership
+
+    user = django_user_model.objects.create_user("sari", password="pw-123456789", is_staff=True)
+    Membership.objects.create(user=user, tenant=tenant, role=Membership.AGENT)
+    c = Client()
+    c.force_login(user)
+    # Their first tenant without asking; another tenant is 404 like an unknown one.
+    assert c.get("/api/v1/conversations").status_code == 200
+    _error(c.get("/api/v1/conversations?tenant=globex"), 404, "not_found")
+    assert c.get("/api/v1/conversations?tenant=acme").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_query_parameter_means_nothing_to_api_keys(make_key, tenant, platform_client):
+    # A key's tenant is the key's; the platform key names it in X-Tenant-Id, not in the URL.
+    assert _client(make_key(tenant, ["chat"])).get("/api/v1/conversations?tenant=globex").status_code == 200
+    _error(platform_client.get("/api/v1/conversations?tenant=acme"), 400, "validation_error")

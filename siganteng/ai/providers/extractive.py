@@ -4,7 +4,10 @@ Contract: deterministic (same request → same text), no network, no cost. It pi
 sentences of ``request.passages`` that share the most (stemmed, stop-word-free) terms
 with the last user message, quotes up to ``MAX_SENTENCES`` of them grouped by passage
 with the passage id in brackets, frames them in the request's locale (Indonesian or
-English), and says plainly when nothing relevant was found. Every response is marked
+English), and says plainly when nothing relevant was found. A question about opening
+hours ("Jam buka?", "what are your opening hours") is answered from the request's
+``hours`` (the prompt's hours part): the weekly hours, whether the business is open now,
+and when closed the next opening and the after-hours message. Every response is marked
 ``model="extractive-v1"`` with a ``label`` so the chat layer can show it is a quote.
 """
 
@@ -19,6 +22,7 @@ from functools import lru_cache
 import snowballstemmer
 
 from siganteng.ai.base import (
+    BusinessHours,
     ContextPassage,
     LLMRequest,
     LLMResponse,
@@ -51,6 +55,37 @@ GREETING = {
     "en": "Hello! How can I help you?",
     "id": "Halo! Ada yang bisa saya bantu?",
 }
+
+
+HOURS_INTRO = {"en": "Our opening hours ({tz}):", "id": "Jam buka kami ({tz}):"}
+OPEN_NOW = {"en": "We are open now.", "id": "Saat ini kami sedang buka."}
+CLOSED_NOW = {"en": "We are closed now.", "id": "Saat ini kami sedang tutup."}
+OPENS_AGAIN = {"en": "We open again on {day} at {time}.", "id": "Kami buka lagi hari {day} pukul {time}."}
+DAY_NAMES = {
+    "en": {"mon": "Mon", "tue": "Tue", "wed": "Wed", "thu": "Thu", "fri": "Fri", "sat": "Sat", "sun": "Sun"},
+    "id": {
+        "mon": "Senin",
+        "tue": "Selasa",
+        "wed": "Rabu",
+        "thu": "Kamis",
+        "fri": "Jumat",
+        "sat": "Sabtu",
+        "sun": "Minggu",
+    },
+}
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Questions about when the business is open, in Indonesian and English. Narrow on
+# purpose: "buka rekening" (open an account) or "how do I open the box" are not about hours.
+_HOURS_QUESTION = re.compile(
+    r"\bjam\s+(?:buka|tutup|operasional|kerja|layanan|pelayanan)\b"
+    r"|\b(?:kapan|masih|sudah|hari\s+ini|sekarang|besok|apakah|apa)\s+(?:buka|tutup)\b"
+    r"|\b(?:buka|tutup)\s+(?:jam|kapan|hari|sampai|sekarang|besok|gak|nggak|ga|tidak|kah|nya)\b"
+    r"|\b(?:opening|business|office|working|store|shop|operating)\s+hours\b"
+    r"|\b(?:are|is)\s+(?:you|it|the\s+\w+)\s+(?:still\s+)?(?:open|closed)\b"
+    r"|\b(?:when|what\s+time)\s+(?:do|does|will|are)\s+(?:you|it|the\s+\w+)\s+(?:open|close)\b"
+    r"|^\W*(?:jam\s+buka|buka|tutup|hours|open|opening\s+hours)\W*$",
+    re.IGNORECASE,
+)
 
 
 def _wordset(words: str) -> frozenset[str]:
@@ -202,10 +237,50 @@ def _select(query: dict[str, float], passages: list[ContextPassage], lang: str) 
     return sorted(((pi, si, s) for pi, si, s, _ in chosen), key=lambda c: (c[0], c[1]))
 
 
+def is_hours_question(text: str) -> bool:
+    """Whether ``text`` asks when the business is open (see ``_HOURS_QUESTION``)."""
+    return bool(_HOURS_QUESTION.search(text))
+
+
+def _weekly(weekly: dict[str, list[list[str]]], lang: str) -> list[str]:
+    """``["Mon–Fri 09:00–17:00", "Sat 10:00–14:00"]``: consecutive days with the same
+    ranges share a line; days without ranges are left out."""
+    lines: list[tuple[str, str, str]] = []  # (first day, last day, ranges)
+    for day in WEEKDAYS:
+        ranges = ", ".join(f"{start}–{end}" for start, end in weekly.get(day) or [])
+        if not ranges:
+            continue
+        previous = WEEKDAYS.index(day) - 1
+        if lines and lines[-1][2] == ranges and lines[-1][1] == WEEKDAYS[previous]:
+            lines[-1] = (lines[-1][0], day, ranges)
+        else:
+            lines.append((day, day, ranges))
+    names = DAY_NAMES[lang]
+    return [f"{names[first]}{'' if first == last else '–' + names[last]} {ranges}" for first, last, ranges in lines]
+
+
+def _hours_answer(hours: BusinessHours, lang: str) -> str:
+    lines = [HOURS_INTRO[lang].format(tz=hours.timezone), *(f"- {line}" for line in _weekly(hours.weekly, lang))]
+    blocks = ["\n".join(lines)]
+    if hours.is_open:
+        blocks.append(OPEN_NOW[lang])
+    else:
+        status = [CLOSED_NOW[lang]]
+        if hours.next_opening is not None:
+            day = DAY_NAMES[lang][WEEKDAYS[hours.next_opening.weekday()]]
+            status.append(OPENS_AGAIN[lang].format(day=day, time=f"{hours.next_opening:%H:%M}"))
+        if hours.after_hours_message.strip():
+            status.append(hours.after_hours_message.strip())
+        blocks.append(" ".join(status))
+    return "\n\n".join(blocks)
+
+
 def _compose(request: LLMRequest) -> tuple[str, list[str], str]:
     """Return (text, cited passage ids, finish reason)."""
     lang = _lang(request.locale)
     texts = _user_texts(request)
+    if request.hours is not None and texts and is_hours_question(texts[0]):
+        return _hours_answer(request.hours, lang), [], "stop"
     words = set(_WORD.findall(texts[0].lower())) if texts else set()
     query = _query(request, lang)
     if words & GREETINGS and words <= (GREETINGS | STOPWORDS):
@@ -247,6 +322,7 @@ class ExtractiveProvider:
                 ],
             )
         text, cited, finish = _compose(request)
+        no_answer = text == NOTHING[_lang(request.locale)]
         if request.response_format == "json":
             text = json.dumps({"answer": text, "sources": cited}, ensure_ascii=False)
         prompt = " ".join([request.system, *(m.content for m in request.messages), *(p.text for p in request.passages)])
@@ -258,6 +334,7 @@ class ExtractiveProvider:
             finish_reason=finish,
             label=LABELS[_lang(request.locale)],
             citations=cited,
+            no_answer=no_answer,
         )
 
     def stream(self, request: LLMRequest) -> Iterator[StreamEvent]:

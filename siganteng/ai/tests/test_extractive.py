@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -168,3 +169,61 @@ def test_it_never_quotes_a_markdown_heading():
     text = ExtractiveProvider().generate(request).text
     assert "2-3 hari kerja" in text
     assert "##" not in text and "Lama pengiriman" not in text
+
+
+# --- opening hours, from the prompt's hours part ---------------------------------------
+
+WEEK = {d: [["09:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")} | {"sat": [["10:00", "14:00"]]}
+
+
+def _hours(is_open: bool, **kw):
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from siganteng.ai.base import BusinessHours
+
+    return BusinessHours(
+        weekly=WEEK,
+        timezone="Asia/Jakarta",
+        is_open=is_open,
+        next_opening=None if is_open else dt.datetime(2026, 11, 24, 9, 0, tzinfo=ZoneInfo("Asia/Jakarta")),
+        **kw,
+    )
+
+
+def test_it_answers_jam_buka_while_closed_with_the_hours_and_the_after_hours_message():
+    hours = _hours(False, after_hours_message="Tim kami akan membalas besok pagi.")
+    text = ExtractiveProvider().generate(_request("Jam buka?", locale="id", hours=hours)).text
+    assert "Senin–Jumat 09:00–17:00" in text and "Sabtu 10:00–14:00" in text
+    assert "tutup" in text and "Selasa pukul 09:00" in text
+    assert "Tim kami akan membalas besok pagi." in text
+    assert "Ongkos kirim" not in text and "[c1]" not in text  # no unrelated passage
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["what are your opening hours", "Are you open now?", "When do you close?", "What time does the shop open?"],
+)
+def test_it_answers_english_hours_questions_from_the_hours(question):
+    text = ExtractiveProvider().generate(_request(question, hours=_hours(True))).text
+    assert text.startswith("Our opening hours (Asia/Jakarta):")
+    assert "Mon–Fri 09:00–17:00" in text and "We are open now." in text
+
+
+@pytest.mark.parametrize(
+    "question", ["Jam operasional toko?", "Besok buka jam berapa?", "Hari ini buka?", "kapan buka kak", "jam buka"]
+)
+def test_it_recognises_indonesian_hours_questions(question):
+    text = ExtractiveProvider().generate(_request(question, locale="id", hours=_hours(True))).text
+    assert text.startswith("Jam buka kami") and "Saat ini kami sedang buka." in text
+
+
+@pytest.mark.parametrize("question", ["Bagaimana cara buka rekening?", "How do I open the box?", "Refunds?"])
+def test_it_leaves_other_questions_to_the_passages(question):
+    text = ExtractiveProvider().generate(_request(question, hours=_hours(True))).text
+    assert "opening hours" not in text.lower() and "jam buka" not in text.lower()
+
+
+def test_without_hours_in_the_prompt_an_hours_question_is_answered_from_the_passages():
+    response = ExtractiveProvider().generate(_request("what are your opening hours"))
+    assert "[c3]" in response.text

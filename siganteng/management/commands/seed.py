@@ -37,13 +37,27 @@ DEMO_HOURS = {day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", 
 class Command(BaseCommand):
     help = "Create the superuser, the demo tenant (with a key), the schedules and each app's demo data."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--no-demo",
+            action="store_true",
+            help="Skip the demo tenant, its key and the apps' demo data (also: SEED_DEMO=false).",
+        )
+
     def handle(self, *args, **options):
         self._superuser()
-        self._demo_tenant()
+        demo = settings.SEED_DEMO and not options["no_demo"]
+        if demo:
+            self._demo_tenant()
         names = ensure_schedules()
         self.stdout.write(f"Schedules ensured: {', '.join(names)}")
         enqueue("siganteng.tasks.heartbeat")
         self.stdout.write("Enqueued one cluster heartbeat.")
+        if not demo:
+            # The demo tenant's key has every scope and is printed to the output (the logs).
+            self.stdout.write("Demo data skipped (SEED_DEMO=false or --no-demo).")
+            self.stdout.write(self.style.SUCCESS("Seed complete."))
+            return
         for label in SEED_APPS:
             module = app_submodule(label, "seed")
             if module is None:
