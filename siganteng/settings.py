@@ -157,9 +157,10 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+Q_WORKERS = env_int("Q_WORKERS", 2, minimum=1)
 Q_CLUSTER = {
     "name": env_str("Q_CLUSTER_NAME", "siganteng"),
-    "workers": env_int("Q_WORKERS", 2, minimum=1),
+    "workers": Q_WORKERS,
     # A task may run `timeout` seconds; the broker hands it out again after `retry`
     # seconds, which must be longer so a slow task is never run twice at once.
     "timeout": env_int("Q_TIMEOUT", 300, minimum=1),
@@ -482,7 +483,12 @@ SECRETS_ENCRYPTION_KEYS = env_list("SECRETS_ENCRYPTION_KEYS")
 # --- Jobs (jobs app) ----------------------------------------------------------------------
 # A running job holds a lease that its runner renews with every progress report; the
 # reconciler (jobs.tasks.reconcile_jobs) takes back jobs past their lease or queued too long.
-JOBS_LEASE_SECONDS = env_int("JOBS_LEASE_SECONDS", 120, minimum=1)
+# A running internal job renews its lease every third of this (siganteng.leases), so a dead
+# cluster's jobs are taken back by the next reconciler pass after it runs out.
+JOBS_LEASE_SECONDS = env_int("JOBS_LEASE_SECONDS", 30, minimum=3)
+# Internal jobs one tenant runs at once when its own max_concurrent_jobs is empty: half the
+# cluster's workers (at least one), so another tenant always finds a free worker.
+JOBS_TENANT_CONCURRENCY = env_int("JOBS_TENANT_CONCURRENCY", max(1, Q_WORKERS // 2), minimum=1)
 JOBS_WORKER_LEASE_SECONDS = env_int("JOBS_WORKER_LEASE_SECONDS", 300, minimum=1)
 JOBS_QUEUED_STALE_SECONDS = env_int("JOBS_QUEUED_STALE_SECONDS", 120, minimum=1)
 JOBS_MAX_ATTEMPTS = env_int("JOBS_MAX_ATTEMPTS", 3, minimum=1)

@@ -76,6 +76,13 @@ class Tenant(models.Model):
     max_bubbles = models.PositiveSmallIntegerField(default=4, validators=[MinValueValidator(1), MaxValueValidator(20)])
 
     rate_limit_per_minute = models.PositiveIntegerField(default=120, validators=[MinValueValidator(1)])
+    max_concurrent_jobs = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Jobs of this tenant the task cluster runs at once; empty: the platform default "
+        "(JOBS_TENANT_CONCURRENCY). Keeps one tenant's long jobs from starving the others.",
+    )
     monthly_token_budget = models.PositiveBigIntegerField(
         null=True, blank=True, help_text="Tokens per calendar month (UTC); empty means unlimited."
     )

@@ -13,7 +13,16 @@ The names below are the package's interface for the rest of the project.
 """
 
 from jobs.services.files import artifact_store, job_download, upload_ticket_create
-from jobs.services.lifecycle import job_cancel, job_claim, job_fail, job_heartbeat, job_progress, job_retry, job_succeed
+from jobs.services.lifecycle import (
+    job_cancel,
+    job_claim,
+    job_fail,
+    job_heartbeat,
+    job_progress,
+    job_retry,
+    job_succeed,
+    jobs_wake_next,
+)
 from jobs.services.reconcile import jobs_reconcile
 from jobs.services.runner import job_run
 from jobs.services.submission import job_submit, job_submit_batch, resolve_params
@@ -31,6 +40,7 @@ __all__ = [
     "artifact_store",
     "job_cancel",
     "job_claim",
+    "jobs_wake_next",
     "job_download",
     "job_fail",
     "job_heartbeat",

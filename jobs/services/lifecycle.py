@@ -15,9 +15,10 @@ from django.db.models import QuerySet
 
 from jobs.handlers.base import JobCanceled
 from jobs.models import Job, JobEvent, JobStatus, Runner
-from jobs.services.state import enqueue_run, now, transition
+from jobs.services.state import claimable, enqueue_run, now, transition
 from jobs.services.webhooks import job_finished
 from siganteng.errors import Conflict
+from tenants.models import Tenant
 
 STATUS = JobEvent.Kind.STATUS
 
@@ -76,14 +77,49 @@ def claim_first(
 
 def job_claim(*, job_id, worker_id: str = "", lease_seconds: int | None = None) -> tuple[Job, str] | None:
     """Claim one QUEUED internal job for this process; None if it is not claimable (a
-    duplicate wake-up, canceled, or waiting for its retry backoff)."""
-    return claim_first(
-        # By primary key alone: whether it is claimable is checked on the row read.
-        Job.objects.filter(pk=job_id, model__runner=Runner.INTERNAL),
-        worker_id=worker_id or _runner_id(),
-        lease_seconds=lease_seconds or settings.JOBS_LEASE_SECONDS,
-        message="Attempt {attempt} started.",
+    duplicate wake-up, canceled, waiting for its retry backoff, or its tenant already runs
+    as many jobs as it may: :func:`jobs_wake_next` wakes it when one of those ends)."""
+    tenant_id = Job.objects.filter(pk=job_id).values_list("tenant_id", flat=True).first()
+    if tenant_id is None:
+        return None
+    with transaction.atomic():
+        # The tenant's row lock makes "count the running jobs, then claim" one step for
+        # this tenant, so concurrent claims never pass its limit.
+        tenant = Tenant.objects.select_for_update().filter(pk=tenant_id).first()
+        if tenant is None or _running(tenant_id).count() >= _concurrency(tenant):
+            return None
+        return claim_first(
+            # By primary key alone: whether it is claimable is checked on the row read.
+            Job.objects.filter(pk=job_id, model__runner=Runner.INTERNAL),
+            worker_id=worker_id or _runner_id(),
+            lease_seconds=lease_seconds or settings.JOBS_LEASE_SECONDS,
+            message="Attempt {attempt} started.",
+        )
+
+
+def _concurrency(tenant: Tenant) -> int:
+    return tenant.max_concurrent_jobs or settings.JOBS_TENANT_CONCURRENCY
+
+
+def _running(tenant_id) -> QuerySet[Job]:
+    """The tenant's internal jobs running under a live lease (a dead runner's job stops
+    counting when its lease runs out, before the reconciler takes it back)."""
+    return Job.objects.filter(
+        tenant_id=tenant_id, status=JobStatus.RUNNING, model__runner=Runner.INTERNAL, lease_expires_at__gt=now()
     )
+
+
+def jobs_wake_next(*, tenant_id) -> None:
+    """A job of the tenant ended: wake its oldest waiting internal job, which a claim may
+    have passed over while the tenant was at its limit. A duplicate wake-up is a no-op."""
+    waiting = (
+        Job.objects.filter(claimable(now()), tenant_id=tenant_id, model__runner=Runner.INTERNAL)
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if waiting is not None:
+        enqueue_run(waiting)
 
 
 def _held(token: str) -> dict:
