@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tenants', '0004_rate_windows'),
+        ('tenants', '0007_merge_backoffice'),
     ]
 
     operations = [
