@@ -485,7 +485,7 @@ SECRETS_ENCRYPTION_KEYS = env_list("SECRETS_ENCRYPTION_KEYS")
 # reconciler (jobs.tasks.reconcile_jobs) takes back jobs past their lease or queued too long.
 # A running internal job renews its lease every third of this (siganteng.leases), so a dead
 # cluster's jobs are taken back by the next reconciler pass after it runs out.
-JOBS_LEASE_SECONDS = env_int("JOBS_LEASE_SECONDS", 30, minimum=3)
+JOBS_LEASE_SECONDS = env_int("JOBS_LEASE_SECONDS", 30, minimum=1)
 # Internal jobs one tenant runs at once when its own max_concurrent_jobs is empty: half the
 # cluster's workers (at least one), so another tenant always finds a free worker.
 JOBS_TENANT_CONCURRENCY = env_int("JOBS_TENANT_CONCURRENCY", max(1, Q_WORKERS // 2), minimum=1)
