@@ -314,12 +314,6 @@ def _persist(
                 content=turn.text,
                 external_id=turn.external_id,
             )
-            if not created:
-                # The customer answered: follow-ups waiting for an answer are moot. (Channel
-                # webhooks do this on arrival, before passing ``user_message``.)
-                from followups.services import followups_cancel_on_reply
-
-                followups_cancel_on_reply(conversation=conversation)
         elapsed_ms = (time.perf_counter() - started) * 1000
         timings = {k: round(v, 2) for k, v in timings.items()}
         timings["other_ms"] = round(max(0.0, elapsed_ms - sum(timings.values())), 2)
@@ -348,7 +342,8 @@ def _persist(
             metadata=metadata,
         )
         updates: dict[str, Any] = {"updated_at": now}
-        if user_message is not None:
+        if user_message is not None and turn.stored_user_message is None:
+            # A channel webhook recorded the arrival of a stored message already.
             updates["last_customer_message_at"] = now
         if turn.locale and conversation.locale != turn.locale:
             updates["locale"] = turn.locale

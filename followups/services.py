@@ -8,6 +8,12 @@ the outcome (written only under that token). A duplicate wake-up, a canceled row
 row re-claimed after its lease expired all fail the check and change nothing. A row
 whose worker died after ``request_started_at`` was written is never sent again: the
 reconciler marks it FAILED ``outcome_unknown`` with ``needs_review`` for staff.
+
+Cancel-on-reply is decided here, from the conversation's ``last_customer_message_at``
+(which the chat app records on every customer message): a ``cancel_on_reply`` follow-up
+is canceled when the customer wrote after it was scheduled. The check runs when due rows
+are claimed, just before the request leaves, and in the reconciler, so the chat app
+never has to know follow-ups exist.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from chat.channels.base import DeliverySkipped, Outbound, TransportError
@@ -127,9 +133,16 @@ def followup_cancel(*, followup: FollowUp, reason: str = "canceled") -> FollowUp
     return followup
 
 
-def followups_cancel_on_reply(*, conversation: Conversation) -> int:
-    """A customer message cancels the conversation's pending ``cancel_on_reply`` follow-ups."""
-    return FollowUp.objects.filter(_cancelable(), conversation=conversation, cancel_on_reply=True).update(
+def _replied() -> Q:
+    # The customer wrote in the conversation after the follow-up was (re)scheduled.
+    return Q(cancel_on_reply=True, conversation__last_customer_message_at__gt=F("scheduled_at"))
+
+
+def followups_cancel_replied(*, followups: QuerySet[FollowUp] | None = None) -> int:
+    """Cancel the pending ``cancel_on_reply`` follow-ups (among ``followups``, default all)
+    whose customer wrote after they were scheduled; returns how many were canceled."""
+    rows = FollowUp.objects.all() if followups is None else followups
+    return rows.filter(_cancelable(), _replied()).update(
         status=S.CANCELED, reason=CUSTOMER_REPLIED, claim_token="", lease_until=None, updated_at=timezone.now()
     )
 
@@ -138,8 +151,10 @@ def followup_reschedule(*, followup: FollowUp, due_at: dt.datetime) -> FollowUp:
     """Schedule again (staff): any state but SENT and an in-flight SENDING. Attempts and
     the review flag reset; bubbles already composed are kept for the new attempt."""
     when = effective_due_at(tenant=followup.tenant, due_at=due_at, respect_working_hours=followup.respect_working_hours)
+    now = timezone.now()
     changed = FollowUp.objects.filter(~Q(status__in=[S.SENT, S.SENDING]), pk=followup.pk).update(
         status=S.SCHEDULED,
+        scheduled_at=now,
         requested_due_at=due_at,
         due_at=when,
         run_at=when,
@@ -149,7 +164,7 @@ def followup_reschedule(*, followup: FollowUp, due_at: dt.datetime) -> FollowUp:
         claim_token="",
         lease_until=None,
         request_started_at=None,
-        updated_at=timezone.now(),
+        updated_at=now,
     )
     followup.refresh_from_db()
     if not changed:
@@ -162,10 +177,11 @@ def followups_claim_due(*, now: dt.datetime | None = None, limit: int | None = N
     """Claim up to ``limit`` due follow-ups (SCHEDULED → SENDING under one fresh token)
     and enqueue one delivery task each after commit. Safe to run from many processes:
     ``skip_locked`` on PostgreSQL, IMMEDIATE transactions on SQLite, and the conditional
-    update everywhere."""
+    update everywhere. Due rows the customer has answered are canceled, not claimed."""
     now = now or timezone.now()
     limit = limit or settings.FOLLOWUP_DISPATCH_BATCH
     token = uuid.uuid4().hex
+    followups_cancel_replied(followups=FollowUp.objects.filter(status=S.SCHEDULED, run_at__lte=now))
     with transaction.atomic():
         due = FollowUp.objects.filter(status=S.SCHEDULED, run_at__lte=now).order_by("run_at")
         if connection.features.has_select_for_update_skip_locked:
@@ -236,7 +252,8 @@ def _backoff(attempts: int) -> dt.timedelta:
 
 def followup_deliver(*, followup_id: str, token: str) -> str:
     """Send one claimed follow-up. Returns the outcome (``sent``, ``retry``, ``failed``,
-    ``skipped``, ``outcome_unknown`` or ``stale`` for a wake-up that no longer applies)."""
+    ``skipped``, ``canceled`` (the customer wrote since it was scheduled),
+    ``outcome_unknown`` or ``stale`` for a wake-up that no longer applies)."""
     followup = (
         FollowUp.objects.select_related("tenant", "channel", "conversation")
         .filter(pk=followup_id, claim_token=token, status=S.SENDING)
@@ -270,13 +287,15 @@ def followup_deliver(*, followup_id: str, token: str) -> str:
                 started=False,
             )
 
+    if followups_cancel_replied(followups=FollowUp.objects.filter(pk=followup.pk, claim_token=token)):
+        return "canceled"
     # The point of no return: from here a dead worker means "outcome unknown". The same
     # update stores the bubbles, so a retry resends exactly this text.
     now = timezone.now()
     if not FollowUp.objects.filter(
         pk=followup.pk, claim_token=token, status=S.SENDING, request_started_at__isnull=True
     ).update(request_started_at=now, attempts=F("attempts") + 1, bubbles=bubbles, message=message, updated_at=now):
-        return "stale"  # canceled (customer replied) or reclaimed in the meantime
+        return "stale"  # canceled or reclaimed in the meantime
     followup.attempts += 1
     followup.bubbles = bubbles
 
@@ -358,8 +377,10 @@ def _after_error(followup: FollowUp, token: str, exc: TransportError, *, started
 def followups_reconcile(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Repair rows whose delivery task vanished (a lost wake-up or a dead worker): SENDING
     past the lease goes back to SCHEDULED if its request never started, and to FAILED
-    ``outcome_unknown`` / ``needs_review`` if it did."""
+    ``outcome_unknown`` / ``needs_review`` if it did. Pending rows the customer has
+    answered are canceled here too, so they show as canceled before they come due."""
     now = now or timezone.now()
+    canceled = followups_cancel_replied()
     stuck = FollowUp.objects.filter(status=S.SENDING, lease_until__lt=now)
     retried = stuck.filter(request_started_at__isnull=True).update(
         status=S.SCHEDULED, claim_token="", lease_until=None, run_at=now, updated_at=now
@@ -372,4 +393,4 @@ def followups_reconcile(*, now: dt.datetime | None = None) -> dict[str, int]:
         last_error="The worker stopped after the request left; it may have been delivered. "
         "Check with the customer, then reschedule if needed.",
     )
-    return {"requeued": retried, "outcome_unknown": unknown}
+    return {"requeued": retried, "outcome_unknown": unknown, "canceled_on_reply": canceled}

@@ -154,11 +154,9 @@ def inbound_accept(*, channel: Channel, message: InboundMessage) -> Accepted:
     """Store one verified customer message and enqueue its reply.
 
     The unique (channel, external_id) InboundEvent makes a provider's retry a no-op, so a
-    message is answered once. The customer's message also cancels the conversation's
-    pending follow-ups marked ``cancel_on_reply``.
+    message is answered once. The conversation's ``last_customer_message_at`` records the
+    arrival (the follow-ups app reads it to cancel follow-ups marked ``cancel_on_reply``).
     """
-    from followups.services import followups_cancel_on_reply
-
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -177,7 +175,6 @@ def inbound_accept(*, channel: Channel, message: InboundMessage) -> Accepted:
             Conversation.objects.filter(pk=conversation.pk).update(last_customer_message_at=now, updated_at=now)
             event.message = user_message
             event.save(update_fields=["message", "updated_at"])
-            followups_cancel_on_reply(conversation=conversation)
             enqueue("chat.channels.tasks.reply_inbound", event.pk)
     except IntegrityError:
         return Accepted(event_id=None, duplicate=True)
