@@ -1,8 +1,8 @@
 """Enqueueing django-q2 tasks: one reused broker connection, only after commit.
 
-django-q2's ``async_task`` opens a new broker connection per call unless given one
-(~600 enqueues/s vs ~3,800/s reusing one, measured on this kind of machine), so the
-broker is created once per process. Tasks take primary keys, never model instances.
+django-q2's ``async_task`` opens a new broker connection per call unless given one,
+which costs more than the enqueue itself, so the broker is created once per process.
+Tasks take primary keys, never model instances.
 The queue only carries wake-ups: the database row is the truth, and reconcilers
 re-enqueue work whose wake-up was lost.
 """

@@ -110,8 +110,7 @@ else:
                 # WAL lets readers and one writer work at once; the busy timeout makes a
                 # second writer wait instead of failing, and IMMEDIATE transactions take
                 # the write lock up front so a read-then-write never deadlocks. Without
-                # these a django-q2 cluster lost 12-16 % of task results to "database is
-                # locked" on this kind of machine (see README, Task cluster).
+                # these a django-q2 cluster loses task results to "database is locked".
                 "init_command": (
                     "PRAGMA journal_mode=WAL;"
                     "PRAGMA synchronous=NORMAL;"
@@ -158,10 +157,8 @@ Q_CLUSTER = {
     "timeout": env_int("Q_TIMEOUT", 300, minimum=1),
     "retry": env_int("Q_RETRY", 360, minimum=2),
     "max_attempts": env_int("Q_MAX_ATTEMPTS", 3, minimum=1),
-    # Measured with bench/taskqueue.py (3,000 no-op tasks, 2 workers, Redis, 2 CPUs): django-q2's
-    # defaults (recycle 500, save_limit 250) executed 33-48 tasks/s, these values
-    # 1,432-1,864 tasks/s. Recycling every 500 tasks stalls each worker 4-10 s; a large
-    # value still bounds memory without the stalls.
+    # Recycling every 500 tasks (django-q2's default) stalls each worker for seconds; a
+    # large value still bounds memory without the stalls (bench/taskqueue.py compares them).
     "recycle": env_int("Q_RECYCLE", 20000, minimum=0),
     # 0 = keep every result and never prune on the monitor's hot path; results older than
     # 24 h are pruned by an hourly schedule instead (siganteng.tasks.prune_task_results).
@@ -417,28 +414,22 @@ KB_SEARCH_MAX_K = 100
 KB_MAX_QUERY_TERMS = 32
 KB_MATRIX_CACHE_TENANTS = env_int("KB_MATRIX_CACHE_TENANTS", 16, minimum=1)
 KB_PG_RANK_NORMALIZATION = 1  # ts_rank: divide by 1 + log(length)
-# PostgreSQL lexical bounds (knowledge.retrieval._pg_lexical). One tenant with 100,000
-# synthetic chunks, 300 queries of 2-6 Zipf words, k=10 (bench/retrieval.py, load ~2.2,
-# with migration 0003): lexical p50/p95 14.9/32.6 ms and 16.4/33.7 ms, hybrid 24.2/43.1
-# and 24.9/43.8 ms (before these bounds: 68/523 ms and 52/476 ms at load ~2). TyDi QA and
-# NFCorpus quality is unchanged by them (0.893 and 0.322 lexical nDCG@10 on PostgreSQL).
+# PostgreSQL lexical bounds (knowledge.retrieval._pg_lexical): they bound a large tenant's
+# search latency without changing retrieval quality (bench/retrieval.py measures both).
 KB_PG_DF_CAP = env_int("KB_PG_DF_CAP", 20000, minimum=1)  # document frequencies are counted up to this
 # A lexeme among pg_stats' most common ones, estimated in at least this many of the tenant's
 # chunks, is not counted: its frequency there (refreshed by ANALYZE) times the chunks is used.
 KB_PG_DF_ESTIMATE_FROM = env_int("KB_PG_DF_ESTIMATE_FROM", 1000, minimum=1)
 KB_PG_STATS_TTL = env_float("KB_PG_STATS_TTL", 300.0)  # s between re-reads of pg_stats' common lexemes
 # Chunks ranked per query at most (rarest terms first; all terms first when every word is
-# common). Lexical p50/p95 at 100k chunks, 150 queries, load ~2: budget 5000 35/71 ms,
-# 2000 22/38 ms, 1000 21/34 ms.
+# common): it trades tail latency against recall on a large tenant.
 KB_PG_MATCH_BUDGET = env_int("KB_PG_MATCH_BUDGET", 2000, minimum=1)
 KB_RRF_K = 60
 # (lexical, dense) weights for reciprocal-rank fusion, "<language>:<embedder>" (* = any).
-# Chosen by bench/retrieval.py (nDCG@10 / Recall@100; README.md, Knowledge base):
-# - indonesian:local — TyDi QA id, 565 q: lexical 0.896/0.970 (SQLite), 0.893/0.970 (PostgreSQL);
-#   dense MiniLM 0.574/0.869; any dense weight > 0 lowers nDCG (0.1: 0.879, 1.0: 0.779), so 0:
-#   the English-only model is skipped and the query is not embedded.
-# - english:local — NFCorpus, 323 q (SQLite): lexical 0.330/0.233, dense 0.322/0.280;
-#   dense weight 0.8: 0.361/0.290 (0.6: 0.362/0.286, 1.0: 0.358/0.295).
+# Chosen with bench/retrieval.py (nDCG@10 / Recall@100 on TyDi QA id and NFCorpus):
+# - indonesian:local — any weight for the English-only local model lowers quality, so 0:
+#   the query is not embedded at all.
+# - english:local — the dense side helps; 0.8 is the best weight measured.
 # - other languages with the English-only local model: unmeasured, lexical only.
 # - openai/gemini (multilingual) are unmeasured here: equal weights, the usual RRF default.
 KB_FUSION_WEIGHTS: dict[str, tuple[float, float]] = {
