@@ -32,6 +32,7 @@ from chat import prompt as prompt_builder
 from chat import selectors, tools, usage
 from chat.models import CONVERSATION_CHANNELS, Channel, Conversation, Message
 from chat.prompt import ChannelRules
+from knowledge import services as knowledge_services
 from siganteng.ai import llm
 from siganteng.ai.base import ChatMessage, ContextPassage, LLMRequest, LLMResponse, ProviderError, Usage
 from siganteng.errors import ApiError, field_error
@@ -77,8 +78,6 @@ def channel_rules(channel: str) -> ChannelRules:
 
 def _retrieve(tenant: Tenant, query: str) -> tuple[list[ContextPassage], dict[str, str]]:
     """Passages for ``query`` and their documents' external ids (by passage id)."""
-    from knowledge import services as knowledge_services  # the knowledge app's public interface
-
     k = settings.CHAT_RETRIEVAL_K
     if k <= 0 or not query.strip():
         return [], {}

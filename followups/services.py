@@ -29,10 +29,13 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from chat.bubbles import split
 from chat.channels.base import DeliverySkipped, Outbound, TransportError
 from chat.channels.registry import transport_class
 from chat.channels.services import channel_send, conversation_for
 from chat.models import Channel, Conversation, Message
+from chat.prompt import channel_rules
+from chat.services import compose
 from followups.models import FollowUp
 from siganteng.errors import Conflict, field_error
 from siganteng.queue import enqueue_now
@@ -229,14 +232,9 @@ def followups_dispatch(*, loop_seconds: float = 0.0, interval: float = 1.0) -> i
 def _bubbles_for(followup: FollowUp) -> tuple[list[str], Message | None]:
     """The message as bubbles: fixed text split by the channel's rules, or a prompt the
     LLM turns into a message from the conversation (chat.services.compose)."""
-    from chat.bubbles import split
-    from chat.prompt import channel_rules
-
     if followup.text:
         rules = channel_rules(followup.channel.kind)
         return split(followup.text, limit=rules.max_chars, max_bubbles=followup.tenant.max_bubbles), None
-    from chat.services import compose
-
     result = compose(tenant=followup.tenant, conversation=followup.conversation, instruction=followup.prompt)
     return list(result.bubbles), result.message
 
