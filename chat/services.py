@@ -314,13 +314,8 @@ def _persist(turn: _Turn, answer: _Answer) -> ReplyResult:
     Message (unless compose() or already stored), the assistant Message with its tokens,
     cost, latency, prompt and timings, and the daily usage roll-up."""
     tenant = turn.tenant
-    conversation, response, prompt, total, cost = (
-        answer.conversation,
-        answer.response,
-        answer.prompt,
-        answer.usage,
-        answer.cost,
-    )
+    conversation = answer.conversation
+    response, total = answer.response, answer.usage
     now = timezone.now()
     with transaction.atomic():
         created = conversation is None
@@ -345,7 +340,7 @@ def _persist(turn: _Turn, answer: _Answer) -> ReplyResult:
         elapsed_ms = (time.perf_counter() - answer.started) * 1000
         timings = {k: round(v, 2) for k, v in answer.timings.items()}
         timings["other_ms"] = round(max(0.0, elapsed_ms - sum(timings.values())), 2)
-        metadata: dict[str, Any] = {"prompt": prompt.as_dict(with_system=False), "timings": timings}
+        metadata: dict[str, Any] = {"prompt": answer.prompt.as_dict(with_system=False), "timings": timings}
         if answer.tool_log:
             metadata["tool_calls"] = answer.tool_log
         if response.label:
@@ -365,7 +360,7 @@ def _persist(turn: _Turn, answer: _Answer) -> ReplyResult:
             model=response.model,
             tokens_in=total.input_tokens,
             tokens_out=total.output_tokens,
-            cost=cost,
+            cost=answer.cost,
             latency_ms=int(elapsed_ms),
             metadata=metadata,
         )
@@ -379,12 +374,14 @@ def _persist(turn: _Turn, answer: _Answer) -> ReplyResult:
             Conversation.objects.filter(pk=conversation.pk).update(**updates)
             for key, value in updates.items():
                 setattr(conversation, key, value)
-        usage.usage_record(tenant=tenant, provider=response.provider, model=response.model, usage=total, cost=cost)
+        usage.usage_record(
+            tenant=tenant, provider=response.provider, model=response.model, usage=total, cost=answer.cost
+        )
     usage_dict = {
         "input_tokens": total.input_tokens,
         "output_tokens": total.output_tokens,
         "total_tokens": total.total_tokens,
-        "cost": str(cost),
+        "cost": str(answer.cost),
         "latency_ms": message.latency_ms,
     }
     if response.label:
@@ -410,7 +407,7 @@ def _persist(turn: _Turn, answer: _Answer) -> ReplyResult:
         model=response.model,
         user_message=user_message,
         timings=timings,
-        prompt={**metadata["prompt"], "system": prompt.system},
+        prompt={**metadata["prompt"], "system": answer.prompt.system},
     )
 
 
