@@ -109,7 +109,12 @@ class TenantSettingsOutputSerializer(serializers.Serializer):
         return obj.is_open()
 
     def get_next_opening(self, obj: Tenant) -> str | None:
-        nxt = obj.next_opening()
+        """When a closed business opens next; null while it is open (the answer would be
+        "now", a value that changes on every read) and when it has no opening hours."""
+        now = timezone.now()
+        if obj.is_open(now):
+            return None
+        nxt = obj.next_opening(now)
         return nxt.isoformat() if nxt else None
 
 

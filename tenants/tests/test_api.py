@@ -275,8 +275,20 @@ def test_it_paginates_key_lists_with_a_cursor(platform_client, tenant):
 def test_it_reports_opening_status_in_settings(client_a, tenant):
     body = client_a.get(f"/api/v1/tenants/{tenant.pk}/settings").json()
     assert isinstance(body["is_open_now"], bool)
-    assert body["next_opening"] is not None
+    assert (body["next_opening"] is None) == body["is_open_now"]
     assert body["webhook_secret"] == tenant.webhook_secret
+    # Open every day, all day: open now, and no "next opening" that would change each read.
+    tenant.working_hours = {d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    tenant.save()
+    body = client_a.get(f"/api/v1/tenants/{tenant.pk}/settings").json()
+    assert body["is_open_now"] is True and body["next_opening"] is None
+    # Closed every day but one: a fixed future instant.
+    tenant.working_hours = {"sun": [["10:00", "11:00"]]}
+    tenant.holidays = []
+    tenant.save()
+    first = client_a.get(f"/api/v1/tenants/{tenant.pk}/settings").json()
+    if not first["is_open_now"]:
+        assert first["next_opening"] == client_a.get(f"/api/v1/tenants/{tenant.pk}/settings").json()["next_opening"]
 
 
 @pytest.mark.django_db
