@@ -273,7 +273,10 @@ def followup_deliver(*, followup_id: str, token: str) -> str:
 
     message = followup.message
     bubbles = followup.bubbles
+    this_claim = FollowUp.objects.filter(pk=followup.pk, claim_token=token)
     if not bubbles:
+        if followups_cancel_replied(followups=this_claim):
+            return "canceled"  # answered since the claim: no message is composed for nothing
         try:
             bubbles, message = _bubbles_for(followup)
         except Exception as exc:  # the LLM failed: nothing was sent, so retrying is safe
@@ -285,7 +288,7 @@ def followup_deliver(*, followup_id: str, token: str) -> str:
                 started=False,
             )
 
-    if followups_cancel_replied(followups=FollowUp.objects.filter(pk=followup.pk, claim_token=token)):
+    if followups_cancel_replied(followups=this_claim):
         return "canceled"
     # The point of no return: from here a dead worker means "outcome unknown". The same
     # update stores the bubbles, so a retry resends exactly this text.

@@ -233,6 +233,14 @@ def test_it_does_not_send_a_claimed_follow_up_canceled_before_its_request(telegr
     assert FollowUp.objects.get(pk=pk).reason == "customer_replied"
 
 
+def test_it_composes_nothing_for_a_prompt_follow_up_answered_after_its_claim(telegram, telegram_api):
+    _due(telegram, text="", prompt="Ask whether the parcel arrived.")
+    [pk] = services.followups_claim_due()
+    Conversation.objects.filter(pk=telegram.pk).update(last_customer_message_at=timezone.now())
+    assert tasks.deliver(pk, FollowUp.objects.get(pk=pk).claim_token) == "canceled"
+    assert not Message.objects.filter(conversation=telegram).exists() and telegram_api.sent == []
+
+
 def test_it_uses_the_whatsapp_template_outside_the_window_or_skips(tenant, make_channel, whatsapp_api):
     with_template = make_channel(tenant, "whatsapp", config={"template": {"name": "follow_up"}})
     without = make_channel(tenant, "whatsapp", name="no template")
