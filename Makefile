@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export DJANGO_SETTINGS_MODULE := siganteng.settings
 
-.PHONY: run test test-only install install-dev lint format schema migrate seed bench clean
+.PHONY: run test test-only install install-dev lint format schema docs screenshots migrate seed bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -51,6 +51,14 @@ format: install-dev
 
 schema: install-dev
 	SECRET_KEY=schema-check $(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
+
+## Build the documentation site (docs/, mkdocs.yml) into var/site/; a broken link fails.
+docs: install-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+## Retake the documentation's screenshots with the browser test (needs /usr/bin/chromium).
+screenshots: install-dev
+	DOCS_SCREENSHOTS=docs/assets/screenshots $(BIN)/python -m pytest siganteng/tests/test_docs_screenshots.py
 
 migrate: install
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput

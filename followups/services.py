@@ -25,12 +25,13 @@ import uuid
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from chat.bubbles import split
 from chat.channels.base import DeliverySkipped, Outbound, TransportError
+from chat.channels.registry import choices as channel_kinds
 from chat.channels.registry import transport_class
 from chat.channels.services import channel_send, conversation_for
 from chat.models import Channel, Conversation, Message
@@ -38,6 +39,7 @@ from chat.prompt import channel_rules
 from chat.services import compose
 from followups.models import FollowUp
 from siganteng.errors import Conflict, field_error
+from siganteng.leases import kept_alive
 from siganteng.queue import enqueue_now
 from tenants.models import Tenant
 
@@ -55,6 +57,26 @@ def effective_due_at(*, tenant: Tenant, due_at: dt.datetime, respect_working_hou
     if not respect_working_hours:
         return due_at
     return tenant.next_opening(due_at) or due_at
+
+
+# How far from now a follow-up may be due: a date outside this is a typo or a probe, and
+# the working-hours arithmetic is only meaningful well inside the calendar's ends.
+DUE_AT_MAX_AHEAD = dt.timedelta(days=5 * 366)
+DUE_AT_MAX_BEHIND = dt.timedelta(days=366)
+
+
+def check_due_at(due_at: dt.datetime) -> None:
+    """``due_at`` must carry an offset and lie within a year back (due at once) and five
+    years ahead; otherwise a 400 naming ``due_at``."""
+    if due_at.tzinfo is None:
+        raise field_error("due_at", "Include a timezone offset, e.g. 2026-11-23T09:00:00+07:00.")
+    now = timezone.now()
+    try:
+        in_range = now - DUE_AT_MAX_BEHIND <= due_at <= now + DUE_AT_MAX_AHEAD
+    except OverflowError:
+        in_range = False
+    if not in_range:
+        raise field_error("due_at", "due_at must be within one year in the past and five years from now.")
 
 
 def followup_schedule(
@@ -79,8 +101,7 @@ def followup_schedule(
             return existing, False
     if bool(text.strip()) == bool(prompt.strip()):
         raise field_error("text", "Give either text or prompt (exactly one).")
-    if due_at.tzinfo is None:
-        raise field_error("due_at", "Include a timezone offset, e.g. 2026-11-23T09:00:00+07:00.")
+    check_due_at(due_at)
     if conversation is not None:
         channel = channel or conversation.channel_ref
         if channel is None:
@@ -153,6 +174,7 @@ def followups_cancel_replied(*, followups: QuerySet[FollowUp] | None = None) -> 
 def followup_reschedule(*, followup: FollowUp, due_at: dt.datetime) -> FollowUp:
     """Schedule again (staff): any state but SENT and an in-flight SENDING. Attempts and
     the review flag reset; bubbles already composed are kept for the new attempt."""
+    check_due_at(due_at)
     when = effective_due_at(tenant=followup.tenant, due_at=due_at, respect_working_hours=followup.respect_working_hours)
     now = timezone.now()
     changed = FollowUp.objects.filter(~Q(status__in=[S.SENT, S.SENDING]), pk=followup.pk).update(
@@ -216,11 +238,20 @@ def _enqueue_deliveries(ids: list[str], token: str) -> None:
 
 def followups_dispatch(*, loop_seconds: float = 0.0, interval: float = 1.0) -> int:
     """Claim due follow-ups until none are left, then keep polling every ``interval``
-    seconds for ``loop_seconds`` (0: one pass). Returns how many were claimed."""
+    seconds for ``loop_seconds`` (0: one pass; ``inf``: until stopped). A database error
+    (a dropped connection, a failover) is logged and the next pass tries again. Returns
+    how many were claimed."""
     deadline = time.monotonic() + loop_seconds
     total = 0
     while True:
-        claimed = followups_claim_due()
+        try:
+            claimed = followups_claim_due()
+        except DatabaseError as exc:
+            if loop_seconds <= 0:
+                raise
+            logger.warning("Claiming due follow-ups failed, trying again: %s", exc)
+            connection.close()
+            claimed = []
         total += len(claimed)
         if len(claimed) >= settings.FOLLOWUP_DISPATCH_BATCH:
             continue  # more may be due right now
@@ -259,7 +290,7 @@ def followup_deliver(*, followup_id: str, token: str) -> str:
     )
     if followup is None:
         return "stale"
-    if followup.request_started_at is not None:
+    if followup.request_started_at is not None and not transport_class(followup.channel.kind).idempotent:
         # This claim's request already left once and its worker never recorded the outcome.
         _finish(
             followup.pk,
@@ -271,6 +302,19 @@ def followup_deliver(*, followup_id: str, token: str) -> str:
         )
         return OUTCOME_UNKNOWN
 
+    with kept_alive(lambda: _renew_lease(followup.pk, token), every=settings.FOLLOWUP_LEASE_SECONDS / 3):
+        return _deliver_claimed(followup, token)
+
+
+def _renew_lease(pk, token: str) -> bool:
+    return bool(
+        FollowUp.objects.filter(pk=pk, claim_token=token, status=S.SENDING).update(
+            lease_until=timezone.now() + dt.timedelta(seconds=settings.FOLLOWUP_LEASE_SECONDS)
+        )
+    )
+
+
+def _deliver_claimed(followup: FollowUp, token: str) -> str:
     message = followup.message
     bubbles = followup.bubbles
     this_claim = FollowUp.objects.filter(pk=followup.pk, claim_token=token)
@@ -290,12 +334,17 @@ def followup_deliver(*, followup_id: str, token: str) -> str:
 
     if followups_cancel_replied(followups=this_claim):
         return "canceled"
-    # The point of no return: from here a dead worker means "outcome unknown". The same
-    # update stores the bubbles, so a retry resends exactly this text.
+    # The point of no return: from here a dead worker means "outcome unknown" (except on
+    # an idempotent channel, whose receiver drops a resend with the same reference). The
+    # same update stores the bubbles, so a retry resends exactly this text.
     now = timezone.now()
-    if not FollowUp.objects.filter(
-        pk=followup.pk, claim_token=token, status=S.SENDING, request_started_at__isnull=True
-    ).update(request_started_at=now, attempts=F("attempts") + 1, bubbles=bubbles, message=message, updated_at=now):
+    started = Q(request_started_at__isnull=True)
+    if transport_class(followup.channel.kind).idempotent:
+        started = Q()
+    mine = FollowUp.objects.filter(started, pk=followup.pk, claim_token=token, status=S.SENDING)
+    if not mine.update(
+        request_started_at=now, attempts=F("attempts") + 1, bubbles=bubbles, message=message, updated_at=now
+    ):
         return "stale"  # canceled or reclaimed in the meantime
     followup.attempts += 1
     followup.bubbles = bubbles
@@ -377,21 +426,28 @@ def _after_error(followup: FollowUp, token: str, exc: TransportError, *, started
 
 def followups_reconcile(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Repair rows whose delivery task vanished (a lost wake-up or a dead worker): SENDING
-    past the lease goes back to SCHEDULED if its request never started, and to FAILED
-    ``outcome_unknown`` / ``needs_review`` if it did. Pending rows the customer has
-    answered are canceled here too, so they show as canceled before they come due."""
+    past the lease goes back to SCHEDULED if its request never started or its channel is
+    idempotent (a signed webhook: the resend carries the same ``webhook-id``), and to
+    FAILED ``outcome_unknown`` / ``needs_review`` if it did (Telegram, WhatsApp). Pending
+    rows the customer has answered are canceled here too, so they show as canceled
+    before they come due."""
     now = now or timezone.now()
     canceled = followups_cancel_replied()
     stuck = FollowUp.objects.filter(status=S.SENDING, lease_until__lt=now)
-    retried = stuck.filter(request_started_at__isnull=True).update(
+    idempotent_kinds = [kind for kind, _label in channel_kinds() if transport_class(kind).idempotent]
+    retried = stuck.filter(Q(request_started_at__isnull=True) | Q(channel__kind__in=idempotent_kinds)).update(
         status=S.SCHEDULED, claim_token="", lease_until=None, run_at=now, updated_at=now
     )
-    unknown = stuck.filter(request_started_at__isnull=False).update(
-        status=S.FAILED,
-        reason=OUTCOME_UNKNOWN,
-        needs_review=True,
-        updated_at=now,
-        last_error="The worker stopped after the request left; it may have been delivered. "
-        "Check with the customer, then reschedule if needed.",
+    unknown = (
+        stuck.filter(request_started_at__isnull=False)
+        .exclude(channel__kind__in=idempotent_kinds)
+        .update(
+            status=S.FAILED,
+            reason=OUTCOME_UNKNOWN,
+            needs_review=True,
+            updated_at=now,
+            last_error="The worker stopped after the request left; it may have been delivered. "
+            "Check with the customer, then reschedule if needed.",
+        )
     )
     return {"requeued": retried, "outcome_unknown": unknown, "canceled_on_reply": canceled}

@@ -3,7 +3,7 @@ and query exactly the same terms.
 
 PostgreSQL ships Snowball ``indonesian`` and ``english`` configurations, SQLite FTS5 has
 no Indonesian stemmer at all, and PostgreSQL's Indonesian stemmer differs from Python's
-on some words (see README.md, Knowledge base). So the tenant's locale picks a Snowball
+on some words (docs/adr/0007-text-analysis-in-python.md). So the tenant's locale picks a Snowball
 stemmer here (the same algorithms PostgreSQL uses: ``indonesian``, ``english``, else no
 stemming — ``simple``), and both databases index the resulting terms verbatim
 (PostgreSQL with the ``simple`` configuration, FTS5 with ``unicode61``).

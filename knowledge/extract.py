@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
 from pathlib import PurePath
+
+from django.conf import settings
 
 EXTENSIONS = {
     ".txt": "text",
@@ -50,6 +53,52 @@ _BLOCK_TAGS = {
 
 class ExtractionError(Exception):
     """The file could not be read as text; the message is shown on the document."""
+
+
+class ArchiveTooLarge(ExtractionError):
+    """A .docx (a zip archive) would inflate past the limits: refused before parsing."""
+
+
+def check_archive(data: bytes) -> None:
+    """Refuse a zip-based document whose members would inflate past ``KB_ARCHIVE_MAX_BYTES``
+    or that has more than ``KB_ARCHIVE_MAX_MEMBERS`` members, from its directory alone —
+    nothing is decompressed. (A member never inflates past the size its header declares:
+    :mod:`zipfile` stops there and checks the CRC.)"""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise ExtractionError(f"Cannot read the Word document: {exc}") from None
+    if len(members) > settings.KB_ARCHIVE_MAX_MEMBERS:
+        raise ArchiveTooLarge(
+            f"The document has {len(members)} parts; at most {settings.KB_ARCHIVE_MAX_MEMBERS} are accepted."
+        )
+    inflated = sum(member.file_size for member in members)
+    if inflated > settings.KB_ARCHIVE_MAX_BYTES:
+        raise ArchiveTooLarge(
+            f"The document inflates to {inflated} bytes; at most {settings.KB_ARCHIVE_MAX_BYTES} are accepted."
+        )
+
+
+def storable(text: str) -> str:
+    """``text`` without what a database cannot store: NUL characters (PostgreSQL refuses
+    them in text) and unpaired surrogates (not encodable as UTF-8)."""
+    text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", errors="replace").decode("utf-8")
+    return text
+
+
+def suffix_for(filename: str, content_type: str = "") -> str:
+    """The extension to store a file under: its own when it has a known one, else one
+    for its content type (``notes`` sent as text/plain is kept as ``notes.txt``), so the
+    ingestion task, which sees only the stored name, reads it as what it was sent as."""
+    kind = kind_for(filename, content_type)
+    if kind is None or PurePath(filename or "").suffix.lower() in EXTENSIONS:
+        return ""
+    return next(ext for ext, k in EXTENSIONS.items() if k == kind)
 
 
 def kind_for(filename: str, content_type: str = "") -> str | None:
@@ -111,12 +160,24 @@ def extract_text(data: bytes, filename: str, content_type: str = "") -> str:
 
         try:
             reader = PdfReader(io.BytesIO(data))
-            return "\n\n".join((page.extract_text() or "").strip() for page in reader.pages).strip()
+            parts, size = [], 0
+            for page in reader.pages:
+                text = (page.extract_text() or "").strip()
+                size += len(text)
+                if size > settings.KB_ARCHIVE_MAX_BYTES:
+                    raise ArchiveTooLarge(
+                        f"The PDF's text passes {settings.KB_ARCHIVE_MAX_BYTES} characters; split the file."
+                    )
+                parts.append(text)
+            return "\n\n".join(parts).strip()
+        except ArchiveTooLarge:
+            raise
         except Exception as exc:
             raise ExtractionError(f"Cannot read the PDF: {exc}") from None
     if kind == "docx":
         import docx
 
+        check_archive(data)
         try:
             document = docx.Document(io.BytesIO(data))
         except Exception as exc:

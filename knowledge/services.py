@@ -11,6 +11,7 @@ Contracts:
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import secrets
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
 from knowledge import analysis, extract
@@ -172,6 +173,13 @@ def document_upload(
             fields={"file": ["Unsupported type."]},
         )
     data = uploaded.read()
+    if kind == "docx":
+        try:
+            extract.check_archive(data)
+        except extract.ArchiveTooLarge as exc:
+            raise ApiError(str(exc), code="file_too_large", status_code=413, fields={"file": [str(exc)]}) from None
+        except extract.ExtractionError:
+            pass  # not a valid archive: ingestion records that on the document
     external_id = (external_id or name).strip()[:255]
     title = (title or name).strip()[:500]
     tags = clean_tags(tags)
@@ -190,7 +198,8 @@ def document_upload(
         doc.title, doc.body, doc.tags, doc.tags_key = title, "", tags, tags_key(tags)
         doc.source, doc.content_hash = Document.Source.FILE, digest
         doc.status, doc.error = Document.Status.PENDING, ""
-        doc.file.save(f"{tenant.pk}/{name}", ContentFile(data), save=False)
+        stored_name = name + extract.suffix_for(name, getattr(uploaded, "content_type", "") or "")
+        doc.file.save(f"{tenant.pk}/{stored_name}", ContentFile(data), save=False)
         doc.save()
         doc.action = action
         enqueue("knowledge.tasks.ingest_document", str(doc.pk))
@@ -244,19 +253,7 @@ def document_index(*, document_id: Any, force: bool = False) -> Document | None:
         return doc
     digest = doc.content_hash
     try:
-        body = doc.body
-        if doc.source == Document.Source.FILE and doc.file:
-            with doc.file.open("rb") as fh:
-                body = extract.extract_text(fh.read(), doc.file.name)
-            if not body.strip():
-                raise extract.ExtractionError("The file contains no extractable text.")
-        language = analysis.language_for_locale(doc.tenant.locale)
-        spans = chunk_text(
-            body, target_tokens=settings.KB_CHUNK_TARGET_TOKENS, overlap_tokens=settings.KB_CHUNK_OVERLAP_TOKENS
-        )
-        if not spans:
-            raise extract.ExtractionError("The document has no text to index.")
-        vectors, model = _embed([embedding_input(doc.title, s.text) for s in spans])
+        body, spans, search_texts, vectors, model = _prepare(doc)
     except (extract.ExtractionError, ProviderError) as exc:
         _record_failure(doc, digest, f"{type(exc).__name__}: {exc}")
         if isinstance(exc, ProviderError) and not exc.permanent:
@@ -266,9 +263,45 @@ def document_index(*, document_id: Any, force: bool = False) -> Document | None:
         logger.exception("Indexing document %s failed", doc.pk)
         _record_failure(doc, digest, f"Indexing failed: {type(exc).__name__}: {exc}")
         raise
+    try:
+        return _replace_chunks(doc.pk, digest, body, spans, search_texts, vectors, model)
+    except (DataError, IntegrityError) as exc:
+        # The text could not be stored as it is: a permanent failure of this content.
+        logger.exception("Storing the chunks of document %s failed", doc.pk)
+        _record_failure(doc, digest, f"The document's text could not be stored: {type(exc).__name__}: {exc}")
+        return Document.objects.filter(pk=doc.pk).first()
 
+
+def _prepare(doc: Document) -> tuple[str, list, list[str], list[bytes | None], str]:
+    """Everything that takes time, done before any write: extract (files), clean, chunk,
+    analyse and embed. No transaction is open meanwhile, so on SQLite another tenant's
+    writes never wait behind a large document."""
+    body = doc.body
+    if doc.source == Document.Source.FILE and doc.file:
+        with doc.file.open("rb") as fh:
+            body = extract.extract_text(fh.read(), doc.file.name)
+        if not body.strip():
+            raise extract.ExtractionError("The file contains no extractable text.")
+    body = extract.storable(body)
+    language = analysis.language_for_locale(doc.tenant.locale)
+    spans = chunk_text(
+        body, target_tokens=settings.KB_CHUNK_TARGET_TOKENS, overlap_tokens=settings.KB_CHUNK_OVERLAP_TOKENS
+    )
+    if not spans:
+        raise extract.ExtractionError("The document has no text to index.")
+    search_texts = [analysis.index_text(f"{doc.title}\n{s.text}", language) for s in spans]
+    vectors, model = _embed([embedding_input(doc.title, s.text) for s in spans])
+    return body, spans, search_texts, vectors, model
+
+
+def _replace_chunks(
+    document_id: Any, digest: str, body: str, spans: list, search_texts: list[str], vectors: list, model: str
+) -> Document | None:
+    """Swap the document's chunks for the prepared ones in one short transaction, so a
+    search sees the old chunks or the new ones, never a mix; a no-op when the content
+    changed meanwhile (the newer upsert queued its own run)."""
     with transaction.atomic():
-        current = Document.objects.select_for_update().filter(pk=doc.pk).first()
+        current = Document.objects.select_for_update().filter(pk=document_id).first()
         if current is None or current.content_hash != digest:
             return current
         Chunk.objects.filter(document=current).delete()
@@ -282,11 +315,11 @@ def document_index(*, document_id: Any, force: bool = False) -> Document | None:
                     start=s.start,
                     end=s.end,
                     token_count=s.token_count,
-                    search_text=analysis.index_text(f"{current.title}\n{s.text}", language),
+                    search_text=search_text,
                     embedding=vec,
                     embedding_model=model,
                 )
-                for s, vec in zip(spans, vectors, strict=True)
+                for s, search_text, vec in zip(spans, search_texts, vectors, strict=True)
             ],
             batch_size=500,
         )
@@ -297,6 +330,24 @@ def document_index(*, document_id: Any, force: bool = False) -> Document | None:
         current.save()
         knowledge_changed(tenant_id=current.tenant_id)
     return current
+
+
+def documents_recover_pending() -> int:
+    """Queue ingestion again for documents PENDING longer than ``KB_PENDING_RECOVER_AFTER``
+    seconds: their wake-up was lost (a worker died, the broker was down). Indexing is
+    idempotent by content hash, so a duplicate wake-up changes nothing. Returns how many."""
+    cutoff = timezone.now() - dt.timedelta(seconds=settings.KB_PENDING_RECOVER_AFTER)
+    stuck = list(
+        Document.objects.filter(status=Document.Status.PENDING, updated_at__lt=cutoff).values_list("pk", flat=True)[
+            :500
+        ]
+    )
+    if stuck:
+        # Touch them so the next pass waits another interval before queueing them again.
+        Document.objects.filter(pk__in=stuck, status=Document.Status.PENDING).update(updated_at=timezone.now())
+        for pk in stuck:
+            enqueue("knowledge.tasks.ingest_document", str(pk))
+    return len(stuck)
 
 
 def document_reindex(*, document: Document) -> None:

@@ -6,6 +6,7 @@ from knowledge import services, sources
 
 SCHEDULES = [
     ("knowledge.enqueue_due_sources", "knowledge.tasks.enqueue_due_sources", 1),
+    ("knowledge.recover_pending_documents", "knowledge.tasks.recover_pending_documents", 1),
 ]
 
 
@@ -22,3 +23,8 @@ def fetch_source(source_id: str) -> None:
 def enqueue_due_sources() -> int:
     """Every minute: queue a fetch for each source whose refresh interval has passed."""
     return sources.sources_enqueue_due()
+
+
+def recover_pending_documents() -> int:
+    """Every minute: queue documents whose ingestion wake-up was lost."""
+    return services.documents_recover_pending()

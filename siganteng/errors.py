@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse, UnreadablePostError
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
@@ -118,6 +118,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF EXCEPTION_HANDLER: every exception becomes the one error shape."""
     if isinstance(exc, RequestDataTooBig):
         exc = ApiError("Request body too large.", code="request_too_large", status_code=413)
+    elif isinstance(exc, UnreadablePostError):
+        # The body stalled past WEB_BODY_TIMEOUT (siganteng/wsgi.py) or the client went away.
+        exc = ApiError("The request body did not arrive in time.", code="request_timeout", status_code=408)
     elif isinstance(exc, SuspiciousOperation):
         exc = ApiError("Bad request.", code="bad_request", status_code=400)
     elif isinstance(exc, Http404):
@@ -189,6 +192,11 @@ def server_error_view(request: HttpRequest) -> JsonResponse:
 
 
 def bad_request_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """Django's 400 for views outside DRF (channel webhooks, pages). A body over
+    ``DATA_UPLOAD_MAX_MEMORY_SIZE`` reaches Django as a SuspiciousOperation too, and is
+    answered 413 as the API answers it."""
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse(error_body("request_too_large", "Request body too large."), status=413)
     return JsonResponse(error_body("bad_request", "Bad request."), status=400)
 
 

@@ -7,9 +7,12 @@ and 5xx, honouring ``Retry-After``), a User-Agent, redirects followed by hand so
 is checked, and a guard that refuses loopback, private, link-local and other non-public
 addresses unless ``OUTBOUND_ALLOW_PRIVATE`` is on (development and tests).
 
-The guard resolves the host name and checks every address it resolves to. A host that
-changes its DNS answer between the check and the connect (DNS rebinding) is not covered;
-deployments that need that should also egress through a filtering proxy.
+The guard resolves the host name once, checks every address it resolves to, and the
+request then connects to the checked address itself (the URL's host name still goes in
+the ``Host`` header and as the TLS server name, so virtual hosts and certificates work
+as before): a name that answers differently a moment later (DNS rebinding) cannot steer
+the connection. An IPv6 address that embeds an IPv4 one (IPv4-mapped or -compatible,
+NAT64, 6to4, Teredo) is public only if the embedded address is too.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -75,16 +80,36 @@ def _charset(headers: httpx.Headers) -> str:
     return "utf-8"
 
 
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries, by the standard embeddings."""
+    found = []
+    if ip.ipv4_mapped:
+        found.append(ip.ipv4_mapped)
+    if ip.sixtofour:
+        found.append(ip.sixtofour)
+    if ip.teredo:
+        found.extend(ip.teredo)
+    if ip in _IPV4_COMPATIBLE or any(ip in net for net in _NAT64):
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return found
+
+
 def _is_public(addr: str) -> bool:
     ip = ipaddress.ip_address(addr.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+    candidates = [ip, *(_embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else [])]
+    return all(c.is_global and not c.is_multicast for c in candidates)
 
 
-def check_url(url: str, *, allow_private: bool | None = None) -> None:
-    """Raise a permanent :class:`OutboundError` unless ``url`` is an http(s) URL whose
-    host resolves only to public addresses (or private targets are allowed)."""
+def check_url(url: str, *, allow_private: bool | None = None) -> str | None:
+    """Resolve ``url``'s host once and return the address to connect to.
+
+    Raise a permanent :class:`OutboundError` unless ``url`` is an http(s) URL whose host
+    resolves only to public addresses (or private targets are allowed). The refusal does
+    not name the address: a tenant must not learn how internal names resolve."""
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"}:
         raise OutboundError(
@@ -94,33 +119,56 @@ def check_url(url: str, *, allow_private: bool | None = None) -> None:
     if not host:
         raise OutboundError("The URL has no host.", permanent=True, kind="bad_url")
     allow = settings.OUTBOUND_ALLOW_PRIVATE if allow_private is None else allow_private
-    if allow:
-        return
     try:
         infos = socket.getaddrinfo(
             host, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
         )
     except socket.gaierror as exc:
+        if allow:
+            return None  # private targets allowed (development): let the client resolve it
         raise OutboundError(f"Cannot resolve host {host!r}: {exc}.", permanent=False, kind="dns") from None
-    for info in infos:
-        address = info[4][0]
-        if not _is_public(address):
-            raise OutboundError(
-                f"Refusing to connect to {host} ({address}): private, loopback and other non-public "
-                "addresses are not allowed (OUTBOUND_ALLOW_PRIVATE is off).",
-                permanent=True,
-                kind="private_address",
-            )
+    addresses = [info[4][0] for info in infos]
+    if not allow and not all(_is_public(address) for address in addresses):
+        raise OutboundError(
+            f"Refusing to connect to {host}: it is a private or reserved address "
+            "(loopback, private, link-local and other non-public targets are not allowed).",
+            permanent=True,
+            kind="private_address",
+        )
+    return addresses[0]
 
 
-_client: httpx.Client | None = None
+def _pinned(url: str, address: str) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """``url`` with its host replaced by the checked ``address``, the ``Host`` header it
+    had, and the TLS server name to verify the certificate against."""
+    parts = urlsplit(url)
+    literal = f"[{address}]" if ":" in address else address
+    netloc = literal + (f":{parts.port}" if parts.port else "")
+    extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
+    return parts._replace(netloc=netloc).geturl(), {"Host": parts.netloc.rpartition("@")[2]}, extensions
 
 
-def _http_client() -> httpx.Client:
-    global _client
-    if _client is None:
-        _client = httpx.Client(follow_redirects=False, limits=httpx.Limits(max_connections=100))
-    return _client
+# One client (connection pool) per host name. Requests connect to checked addresses, so
+# pools are keyed by address; a pool per name keeps a TLS connection made for one name
+# (its server name and certificate) from being reused for another name on the same
+# address. Past a bound the least recently used pool is dropped (not closed: a request
+# on another thread may still be reading from it; its sockets close when it is freed).
+_MAX_CLIENTS = 64
+_clients: OrderedDict[str, httpx.Client] = OrderedDict()
+_clients_lock = threading.Lock()
+
+
+def _http_client(host: str = "") -> httpx.Client:
+    with _clients_lock:
+        client = _clients.get(host)
+        if client is not None:
+            _clients.move_to_end(host)
+            return client
+        client = httpx.Client(follow_redirects=False, limits=httpx.Limits(max_connections=100))
+        _clients[host] = client
+        while len(_clients) > _MAX_CLIENTS:
+            _clients.popitem(last=False)
+        return client
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:
@@ -146,9 +194,17 @@ def _one_request(
     started = time.perf_counter()
     current = url
     for _ in range(_MAX_REDIRECTS + 1):
-        check_url(current, allow_private=allow_private)
+        address = check_url(current, allow_private=allow_private)
+        target, host_header, extensions = _pinned(current, address) if address else (current, {}, {})
         try:
-            with _http_client().stream(method, current, headers=headers, content=content, timeout=timeout) as resp:
+            with _http_client(urlsplit(current).hostname or "").stream(
+                method,
+                target,
+                headers={**headers, **host_header},
+                content=content,
+                timeout=timeout,
+                extensions=extensions,
+            ) as resp:
                 if resp.is_redirect and "location" in resp.headers:
                     current = urljoin(current, resp.headers["location"])
                     if resp.status_code in (301, 302, 303) and method not in ("GET", "HEAD"):

@@ -9,13 +9,18 @@ re-enqueue work whose wake-up was lost.
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django_q.brokers import Broker, get_broker
 from django_q.brokers.redis_broker import Redis as RedisBroker
 from django_q.tasks import async_task
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
 
 _local = threading.local()
 
@@ -36,10 +41,26 @@ def enqueue_now(func: str, *args: Any, **kwargs: Any) -> str:
     return async_task(func, *args, **kwargs)
 
 
+def _wake(send: Callable[[], Any], func: str) -> None:
+    """Send a wake-up whose work is already committed. A broker that is down must not
+    turn a done request into an error: the row is the truth, and the reconciler of
+    ``func``'s app queues it again once the broker answers, so the failure is logged."""
+    try:
+        send()
+    except (RedisError, DatabaseError, OSError) as exc:
+        # The broker is down or dropped the connection: forget the connection so the next
+        # wake-up opens a new one.
+        _local.broker = None
+        logger.warning(
+            "Wake-up for %s not sent (%s: %s); its reconciler will send it again", func, type(exc).__name__, exc
+        )
+
+
 def enqueue(func: str, *args: Any, **kwargs: Any) -> None:
     """Enqueue once the current transaction commits (at once outside a transaction),
-    so a worker never picks up a wake-up for a row it cannot see yet."""
-    transaction.on_commit(lambda: enqueue_now(func, *args, **kwargs))
+    so a worker never picks up a wake-up for a row it cannot see yet. A broker outage
+    is logged, not raised (see ``_wake``)."""
+    transaction.on_commit(lambda: _wake(lambda: enqueue_now(func, *args, **kwargs), func))
 
 
 class _Collector:
@@ -74,4 +95,4 @@ def enqueue_many_now(func: str, arg_lists: list[tuple], **kwargs: Any) -> int:
 
 def enqueue_many(func: str, arg_lists: list[tuple], **kwargs: Any) -> None:
     """``enqueue_many_now`` once the current transaction commits, as ``enqueue`` does for one."""
-    transaction.on_commit(lambda: enqueue_many_now(func, arg_lists, **kwargs))
+    transaction.on_commit(lambda: _wake(lambda: enqueue_many_now(func, arg_lists, **kwargs), func))

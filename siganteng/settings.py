@@ -3,7 +3,8 @@
 Without any variables the project runs on the embedded default: SQLite (WAL, busy
 timeout, immediate transactions), django-q2's ORM broker, a local-memory cache, local
 file storage and the offline extractive LLM. ``DATABASE_URL``, ``REDIS_URL`` and the
-S3 variables switch each part to its production counterpart; see README.md.
+S3 variables switch each part to its production counterpart; every variable is in
+docs/reference/configuration.md (a test keeps that table equal to what this module reads).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "siganteng.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    # Static files (the admin's, Swagger's) served by the app itself, compressed; see README.
+    # Static files (the admin's, Swagger's) served by the app itself, compressed; docs/adr/0022.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -110,7 +111,8 @@ else:
                 # WAL lets readers and one writer work at once; the busy timeout makes a
                 # second writer wait instead of failing, and IMMEDIATE transactions take
                 # the write lock up front so a read-then-write never deadlocks. Without
-                # these a django-q2 cluster loses task results to "database is locked".
+                # these a django-q2 cluster loses task results to "database is locked"
+                # (docs/adr/0003-embedded-default.md).
                 "init_command": (
                     "PRAGMA journal_mode=WAL;"
                     "PRAGMA synchronous=NORMAL;"
@@ -157,8 +159,9 @@ Q_CLUSTER = {
     "timeout": env_int("Q_TIMEOUT", 300, minimum=1),
     "retry": env_int("Q_RETRY", 360, minimum=2),
     "max_attempts": env_int("Q_MAX_ATTEMPTS", 3, minimum=1),
-    # Recycling every 500 tasks (django-q2's default) stalls each worker for seconds; a
-    # large value still bounds memory without the stalls (bench/taskqueue.py compares them).
+    # Chosen with bench/taskqueue.py (docs/adr/0004-task-cluster-settings.md): recycling
+    # every 500 tasks (django-q2's default) stalls each worker for seconds; a large value
+    # still bounds memory without the stalls.
     "recycle": env_int("Q_RECYCLE", 20000, minimum=0),
     # 0 = keep every result and never prune on the monitor's hot path; results older than
     # 24 h are pruned by an hourly schedule instead (siganteng.tasks.prune_task_results).
@@ -204,6 +207,9 @@ STORAGES = {
 }
 SIGNED_URL_MAX_AGE = env_int("SIGNED_URL_MAX_AGE", 3600, minimum=1)
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
+# Seconds a request body may stall between bytes before the read fails (siganteng/wsgi.py),
+# so a slow client cannot hold a web worker thread; 0 turns the limit off.
+WEB_BODY_TIMEOUT = env_float("WEB_BODY_TIMEOUT", 10.0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024, minimum=1)
 
 # --- HTTP, CORS, security ----------------------------------------------------------------
@@ -240,14 +246,17 @@ TELEGRAM_API_BASE = env_str("TELEGRAM_API_BASE", "https://api.telegram.org").rst
 WHATSAPP_API_BASE = env_str("WHATSAPP_API_BASE", "https://graph.facebook.com").rstrip("/")
 WHATSAPP_API_VERSION = env_str("WHATSAPP_API_VERSION", "v21.0")
 CHANNEL_TIMEOUT = env_float("CHANNEL_TIMEOUT", 10.0)
-FOLLOWUP_LEASE_SECONDS = env_int("FOLLOWUP_LEASE_SECONDS", 600, minimum=10)
+# A delivery renews its lease every third of this while it runs (siganteng.leases); a
+# dead worker's follow-up is taken back by the reconciler within about this long.
+FOLLOWUP_LEASE_SECONDS = env_int("FOLLOWUP_LEASE_SECONDS", 30, minimum=3)
 FOLLOWUP_MAX_ATTEMPTS = env_int("FOLLOWUP_MAX_ATTEMPTS", 5, minimum=1)
 FOLLOWUP_RETRY_BASE_SECONDS = env_float("FOLLOWUP_RETRY_BASE_SECONDS", 30.0)
 FOLLOWUP_DISPATCH_BATCH = env_int("FOLLOWUP_DISPATCH_BATCH", 500, minimum=1)
-# The scheduled dispatcher runs once a minute (django-q2's finest schedule); it keeps
-# claiming for this many seconds so follow-ups go out within ~a second of being due.
+# `serve` (and compose) run a dedicated dispatcher polling every FOLLOWUP_DISPATCH_INTERVAL
+# seconds; the once-a-minute scheduled pass is the fallback, and may keep polling for
+# FOLLOWUP_DISPATCH_LOOP_SECONDS where no dedicated dispatcher runs.
 FOLLOWUP_DISPATCH_LOOP_SECONDS = env_float("FOLLOWUP_DISPATCH_LOOP_SECONDS", 0.0)
-FOLLOWUP_DISPATCH_INTERVAL = env_float("FOLLOWUP_DISPATCH_INTERVAL", 1.0)
+FOLLOWUP_DISPATCH_INTERVAL = env_float("FOLLOWUP_DISPATCH_INTERVAL", 0.5)
 
 # --- Authentication and API --------------------------------------------------------
 # The admin shows a new API key once in a message: keep messages in a signed cookie so
@@ -406,6 +415,13 @@ KB_CHUNK_TARGET_TOKENS = env_int("KB_CHUNK_TARGET_TOKENS", 200, minimum=20)
 KB_CHUNK_OVERLAP_TOKENS = env_int("KB_CHUNK_OVERLAP_TOKENS", 30, minimum=0)
 KB_EMBED_BATCH = env_int("KB_EMBED_BATCH", 32, minimum=1)
 KB_UPLOAD_MAX_BYTES = env_int("KB_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
+# Zip-based documents (.docx) are refused before parsing when they would inflate past this
+# many bytes or hold more members; the same byte limit caps the text taken from a PDF.
+KB_ARCHIVE_MAX_BYTES = env_int("KB_ARCHIVE_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
+KB_ARCHIVE_MAX_MEMBERS = env_int("KB_ARCHIVE_MAX_MEMBERS", 1000, minimum=10)
+# A document still PENDING this long after its last change lost its ingestion wake-up
+# (a worker died): the reconciler queues it again.
+KB_PENDING_RECOVER_AFTER = env_int("KB_PENDING_RECOVER_AFTER", 300, minimum=30)
 KB_SOURCE_MAX_BYTES = env_int("KB_SOURCE_MAX_BYTES", 2 * 1024 * 1024, minimum=1)
 KB_SOURCE_TIMEOUT = env_float("KB_SOURCE_TIMEOUT", 10.0)
 KB_SOURCE_MAX_ITEMS = env_int("KB_SOURCE_MAX_ITEMS", 50, minimum=1)
@@ -414,24 +430,22 @@ KB_SEARCH_MAX_K = 100
 KB_MAX_QUERY_TERMS = 32
 KB_MATRIX_CACHE_TENANTS = env_int("KB_MATRIX_CACHE_TENANTS", 16, minimum=1)
 KB_PG_RANK_NORMALIZATION = 1  # ts_rank: divide by 1 + log(length)
-# PostgreSQL lexical bounds (knowledge.retrieval._pg_lexical): they bound a large tenant's
-# search latency without changing retrieval quality (bench/retrieval.py measures both).
+# PostgreSQL lexical bounds (knowledge.retrieval._pg_lexical), chosen with bench/retrieval.py:
+# docs/adr/0008-bounded-postgresql-lexical-search.md; figures in docs/benchmarks/.
 KB_PG_DF_CAP = env_int("KB_PG_DF_CAP", 20000, minimum=1)  # document frequencies are counted up to this
 # A lexeme among pg_stats' most common ones, estimated in at least this many of the tenant's
 # chunks, is not counted: its frequency there (refreshed by ANALYZE) times the chunks is used.
 KB_PG_DF_ESTIMATE_FROM = env_int("KB_PG_DF_ESTIMATE_FROM", 1000, minimum=1)
 KB_PG_STATS_TTL = env_float("KB_PG_STATS_TTL", 300.0)  # s between re-reads of pg_stats' common lexemes
 # Chunks ranked per query at most (rarest terms first; all terms first when every word is
-# common): it trades tail latency against recall on a large tenant.
+# common); 2000 was faster than 5000 and kept the quality 1000 lost (docs/adr/0008).
 KB_PG_MATCH_BUDGET = env_int("KB_PG_MATCH_BUDGET", 2000, minimum=1)
 KB_RRF_K = 60
-# (lexical, dense) weights for reciprocal-rank fusion, "<language>:<embedder>" (* = any).
-# Chosen with bench/retrieval.py (nDCG@10 / Recall@100 on TyDi QA id and NFCorpus):
-# - indonesian:local — any weight for the English-only local model lowers quality, so 0:
-#   the query is not embedded at all.
-# - english:local — the dense side helps; 0.8 is the best weight measured.
-# - other languages with the English-only local model: unmeasured, lexical only.
-# - openai/gemini (multilingual) are unmeasured here: equal weights, the usual RRF default.
+# (lexical, dense) weights for reciprocal-rank fusion, "<language>:<embedder>" (* = any),
+# chosen with bench/retrieval.py on TyDi QA (Indonesian) and NFCorpus (English):
+# docs/adr/0009-fusion-weights-by-measurement.md. The English-only local model lowers
+# Indonesian ranking at any weight, so 0 (the query is not embedded); other languages
+# with it are unmeasured (lexical only); multilingual provider embedders get equal weights.
 KB_FUSION_WEIGHTS: dict[str, tuple[float, float]] = {
     "indonesian:local": (1.0, 0.0),
     "english:local": (1.0, 0.8),

@@ -116,7 +116,10 @@ def is_open(at: dt.datetime, *, tz_name: str, hours: dict, holidays: list[str]) 
     if at.tzinfo is None:
         raise ValueError("is_open needs an aware datetime")
     tz = validate_timezone(tz_name)
-    local = at.astimezone(tz)
+    try:
+        local = at.astimezone(tz)
+    except OverflowError:
+        return False  # an instant at the very end of the calendar, past any opening
     minute = local.hour * 60 + local.minute + local.second / 60
     return any(start <= minute < end for start, end in _minutes_ranges(hours, local.date(), set(holidays)))
 
@@ -135,13 +138,17 @@ def next_opening(
         return after
     tz = validate_timezone(tz_name)
     holiday_set = set(holidays)
-    local = after.astimezone(tz)
-    for offset in range(horizon_days + 1):
-        day = local.date() + dt.timedelta(days=offset)
-        for start, _end in _minutes_ranges(hours, day, holiday_set):
-            candidate = _local_to_aware(day, start, tz)
-            if candidate >= after:
-                return candidate.astimezone(dt.UTC)
+    try:
+        local = after.astimezone(tz)
+        for offset in range(horizon_days + 1):
+            day = local.date() + dt.timedelta(days=offset)
+            for start, _end in _minutes_ranges(hours, day, holiday_set):
+                candidate = _local_to_aware(day, start, tz)
+                if candidate >= after:
+                    return candidate.astimezone(dt.UTC)
+    except OverflowError:
+        # The search ran off either end of the calendar (year 1 or 9999): no opening there.
+        return None
     return None
 
 

@@ -210,3 +210,21 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_repr}"
+
+
+class RateWindow(models.Model):
+    """How many requests a tenant made in one minute (``window`` = Unix time // 60).
+
+    The embedded default's shared rate-limit counter (:mod:`tenants.ratelimit`); with
+    Redis configured the counters live there instead and this table stays empty.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    window = models.BigIntegerField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "window"], name="ratewindow_tenant_window_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} @ {self.window}: {self.count}"

@@ -182,3 +182,35 @@ def test_it_requires_the_followups_scope(make_client, tenant):
     client = make_client(tenant, scopes=["chat"])
     assert client.get("/api/v1/followups").status_code == 403
     assert client.post("/api/v1/followup/schedule", {}, format="json").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("due_at", "tz"),
+    [
+        ("9999-12-31T23:59:59Z", "Asia/Jakarta"),
+        ("0001-01-01T00:00:00Z", "America/Los_Angeles"),
+        ("0001-01-01T00:00:00Z", "Pacific/Kiritimati"),
+        ("2999-01-01T00:00:00Z", "Asia/Jakarta"),
+        ("1990-01-01T00:00:00Z", "Asia/Jakarta"),
+    ],
+)
+def test_it_refuses_a_due_at_outside_the_sane_range_naming_it(client_a, tenant, conversation, due_at, tz):
+    tenant.timezone = tz
+    tenant.save()
+    resp = _schedule(client_a, conversation_id=str(conversation.pk), text="Halo", due_at=due_at)
+    assert resp.status_code == 400, resp.content
+    assert "due_at" in resp.json()["error"]["fields"]
+    assert not FollowUp.objects.exists()
+
+
+def test_it_refuses_to_reschedule_to_the_end_of_the_calendar(client_a, conversation):
+    from followups import services
+    from siganteng.errors import ApiError
+
+    created = _schedule(client_a, conversation_id=str(conversation.pk), text="Halo", due_at=_soon()).json()
+    followup = FollowUp.objects.get(pk=created["id"])
+    with pytest.raises(Exception) as caught:
+        services.followup_reschedule(followup=followup, due_at=dt.datetime(9999, 12, 31, 23, 59, tzinfo=dt.UTC))
+    assert "due_at" in str(getattr(caught.value, "detail", caught.value))
+    assert not isinstance(caught.value, ApiError) or caught.value.status_code == 400
+    assert FollowUp.objects.get().due_at.year < 9999

@@ -322,3 +322,58 @@ def test_it_reschedules_to_a_chosen_time_from_the_admin(telegram, admin_client):
     followup.refresh_from_db()
     assert followup.status == "SCHEDULED"
     assert followup.due_at == dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.UTC)  # next opening, 09:00 Jakarta
+
+
+@pytest.fixture
+def webhook(tenant, make_channel, local_server, settings):
+    settings.OUTBOUND_ALLOW_PRIVATE = True
+    channel = make_channel(tenant, "webhook", config={"url": local_server.url + "/hook"})
+    return conversation_for(channel=channel, user_id="cust-1")
+
+
+def test_a_webhook_delivery_whose_worker_died_mid_request_is_sent_again_with_the_same_id(webhook, local_server):
+    followup = _due(webhook, text="x")
+    [pk] = services.followups_claim_due()
+    FollowUp.objects.filter(pk=pk).update(
+        request_started_at=timezone.now(), lease_until=timezone.now() - dt.timedelta(seconds=1)
+    )
+    # The receiver drops a resend carrying the same webhook-id, so retrying is safe.
+    assert services.followups_reconcile() == {"requeued": 1, "outcome_unknown": 0, "canceled_on_reply": 0}
+    assert _claim_and_deliver() == ["sent"]
+    followup.refresh_from_db()
+    assert followup.status == "SENT" and not followup.needs_review
+    [request] = local_server.requests
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    assert headers["webhook-id"] == f"fu_{followup.pk}"
+
+
+def test_a_webhook_redelivery_of_a_started_request_sends_again(webhook, local_server):
+    _due(webhook, text="x")
+    [pk] = services.followups_claim_due()
+    row = FollowUp.objects.get(pk=pk)
+    FollowUp.objects.filter(pk=pk).update(request_started_at=timezone.now())
+    assert tasks.deliver(pk, row.claim_token) == "sent"
+    assert len(local_server.requests) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slow_delivery_keeps_its_lease_so_the_reconciler_leaves_it_alone(webhook, local_server, settings):
+    import threading
+    import time
+
+    settings.FOLLOWUP_LEASE_SECONDS = 3  # renewed every second while the send runs
+    local_server.handler = lambda req: Reply(200, {"ok": True}, delay=4.5)
+    followup = _due(webhook, text="x")
+    [pk] = services.followups_claim_due()
+    token = FollowUp.objects.get(pk=pk).claim_token
+    outcome: list[str] = []
+    worker = threading.Thread(target=lambda: outcome.append(tasks.deliver(pk, token)))
+    worker.start()
+    reconciled = []
+    while worker.is_alive():
+        reconciled.append(services.followups_reconcile())
+        time.sleep(0.5)
+    worker.join()
+    assert outcome == ["sent"]
+    assert all(r == {"requeued": 0, "outcome_unknown": 0, "canceled_on_reply": 0} for r in reconciled), reconciled
+    assert FollowUp.objects.get(pk=followup.pk).status == "SENT" and len(local_server.requests) == 1

@@ -94,7 +94,7 @@ def test_it_records_last_used_at_at_most_once_a_minute(make_key, tenant):
 
 
 @pytest.mark.django_db
-def test_it_throttles_per_key_at_the_tenant_limit_with_retry_after(make_key, make_tenant, platform_client):
+def test_it_throttles_per_tenant_at_its_limit_with_retry_after(make_key, make_tenant, platform_client):
     small = make_tenant("small", rate_limit_per_minute=3)
     key = make_key(small)
     other_key = make_key(small)
@@ -104,8 +104,11 @@ def test_it_throttles_per_key_at_the_tenant_limit_with_retry_after(make_key, mak
     resp = c.get(url)
     _error(resp, 429, "rate_limited")
     assert 1 <= int(resp["Retry-After"]) <= 60
-    # The limit is per key, and the platform key is not throttled.
-    assert _client(other_key).get(url).status_code == 200
+    # The limit is the tenant's: a second key of the same tenant gets no fresh allowance.
+    _error(_client(other_key).get(url), 429, "rate_limited")
+    # Another tenant has its own, and the platform key is not throttled.
+    roomy = make_tenant("roomy", rate_limit_per_minute=3)
+    assert _client(make_key(roomy)).get(f"/api/v1/tenants/{roomy.pk}/settings").status_code == 200
     assert all(platform_client.get(url).status_code == 200 for _ in range(5))
 
 

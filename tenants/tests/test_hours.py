@@ -109,3 +109,27 @@ def test_it_exposes_the_helpers_on_the_tenant(make_tenant):
     t = make_tenant("ams", timezone="Europe/Amsterdam", working_hours=WEEK, holidays=["2026-03-30"])
     assert not t.is_open(utc(2026, 3, 30, 9, 0))  # holiday Monday
     assert t.next_opening(utc(2026, 3, 30, 9, 0)) == utc(2026, 3, 31, 7, 0)
+
+
+# --- the ends of the calendar ----------------------------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+ZONES = ["UTC", "Asia/Jakarta", "America/Los_Angeles", "Pacific/Kiritimati", "Pacific/Pago_Pago", "Europe/Berlin"]
+CALENDAR_ENDS = st.one_of(
+    st.datetimes(min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(1, 1, 10)),
+    st.datetimes(min_value=dt.datetime(9999, 12, 20), max_value=dt.datetime(9999, 12, 31, 23, 59, 59)),
+    st.datetimes(),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(at=CALENDAR_ENDS, tz=st.sampled_from(ZONES), every_day=st.booleans())
+def test_it_never_overflows_at_the_ends_of_the_calendar(at, tz, every_day):
+    h = {d: [["00:00", "24:00"]] for d in hours.WEEKDAYS} if every_day else WEEK
+    instant = at.replace(tzinfo=UTC)
+    open_now = hours.is_open(instant, tz_name=tz, hours=h, holidays=[])
+    found = hours.next_opening(instant, tz_name=tz, hours=h, holidays=[])
+    assert found is None or found >= instant
+    if open_now:
+        assert found == instant

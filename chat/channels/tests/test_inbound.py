@@ -228,3 +228,13 @@ def test_it_retries_a_reply_when_the_llm_provider_is_down(tenant, make_channel, 
     assert event.status == "received" and event.error
     assert telegram_api.sent == [] and not Message.objects.filter(role="assistant").exists()
     assert Message.objects.filter(role="user").count() == 1  # the customer's message is kept
+
+
+def test_it_answers_413_to_an_oversized_webhook_body_and_stores_nothing(tenant, make_channel, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+    channel = make_channel(tenant, "telegram")
+    body = b'{"update_id": 1, "padding": "' + b"x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 10) + b'"}'
+    resp = _post(channel, body, **{"X-Telegram-Bot-Api-Secret-Token": channel.secrets.get("secret_token", "")})
+    assert resp.status_code == 413, resp.content
+    assert resp.json()["error"]["code"] == "request_too_large"
+    assert _nothing_stored()

@@ -1,5 +1,5 @@
-"""``manage.py serve``: the web server (gunicorn) and the task cluster (qcluster) as two
-child processes in the foreground.
+"""``manage.py serve``: the web server (gunicorn), the task cluster (qcluster) and the
+follow-up dispatcher as child processes in the foreground.
 
 Ctrl-C or SIGTERM stops both: each child runs in its own process group and gets SIGTERM
 (gunicorn finishes in-flight requests, qcluster its running tasks), then SIGKILL after
@@ -57,6 +57,8 @@ class Command(BaseCommand):
             "-",
         ]
         cluster_cmd = [sys.executable, "manage.py", "qcluster"]
+        # Follow-ups due now are claimed within FOLLOWUP_DISPATCH_INTERVAL, not once a minute.
+        dispatcher_cmd = [sys.executable, "manage.py", "followups_dispatch", "--forever"]
         children: dict[str, subprocess.Popen] = {}
 
         def on_signal(signum, frame):
@@ -68,6 +70,7 @@ class Command(BaseCommand):
         try:
             children["web"] = self._spawn(web_cmd)
             children["cluster"] = self._spawn(cluster_cmd)
+            children["dispatcher"] = self._spawn(dispatcher_cmd)
             self.stdout.write(
                 f"Serving on http://{options['host']}:{options['port']} (web pid {children['web'].pid}, "
                 f"cluster pid {children['cluster'].pid}); Ctrl-C stops both."
