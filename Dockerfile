@@ -19,7 +19,7 @@ COPY . .
 # Static files are collected at build time and served by WhiteNoise from every web process.
 RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
     && useradd --system --uid 10001 --home-dir /app siganteng \
-    && mkdir -p /app/var \
+    && mkdir -p /app/var/metrics \
     && chown -R siganteng /app/var
 
 USER siganteng
@@ -27,4 +27,4 @@ EXPOSE 8000
 
 # The worker service overrides this with: python manage.py qcluster
 CMD ["gunicorn", "siganteng.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", \
-     "--worker-class", "gthread", "--threads", "8", "--timeout", "120", "--access-logfile", "-"]
+     "--worker-class", "gthread", "--threads", "8", "--timeout", "120"]

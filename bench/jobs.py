@@ -184,13 +184,15 @@ def phase(args: argparse.Namespace) -> dict:
             lat.append((task.result - sent) * 1000)
         return lat
 
-    def job_latency(n: int) -> list[float]:
-        lat = []
+    def job_latency(n: int) -> tuple[list[float], list[float]]:
+        """Submit→start of n jobs sent one at a time, and each one's API request alone."""
+        lat, requests = [], []
         for _ in range(n):
             sent = time.time()
-            job_id = client.post(
-                "/api/v1/jobs/", {"model": "echo", "prompt": "x"}, content_type="application/json"
-            ).json()["id"]
+            t0 = time.perf_counter()
+            response = client.post("/api/v1/jobs/", {"model": "echo", "prompt": "x"}, content_type="application/json")
+            requests.append((time.perf_counter() - t0) * 1000)
+            job_id = response.json()["id"]
             started = wait_for(
                 lambda job_id=job_id: (
                     Job.objects.filter(pk=job_id, status=JobStatus.SUCCEEDED)
@@ -201,7 +203,7 @@ def phase(args: argparse.Namespace) -> dict:
                 "a job",
             )
             lat.append((started.timestamp() - sent) * 1000)
-        return lat
+        return lat, requests
 
     def job_run(n: int, *, via: str) -> dict:
         """n echo jobs submitted by ``args.clients`` threads: one per request through the
@@ -301,7 +303,7 @@ def phase(args: argparse.Namespace) -> dict:
         bare_latency(5)  # warm-up: the cluster is up and every worker imported the code
         job_latency(5)
         out["bare_latency"] = bare_latency(args.latency)
-        out["job_latency"] = job_latency(args.latency)
+        out["job_latency"], out["job_request"] = job_latency(args.latency)
         # Bare tasks and batch-route jobs alternate, round after round: the machine's speed
         # drifts between runs, and the ratio is taken within each round.
         out["rounds"] = [
@@ -456,6 +458,16 @@ def main() -> None:
                 f"| {name} | {what} | {p50} | {run['per_s']:.0f} | {run['per_s'] / bare:.2f} | "
                 f"{run['per_s'] / recorded:.2f} |"
             )
+    print("\n| broker (db) | one job's API request (POST /api/v1/jobs/) p50 | p95 |")
+    print("|---|---:|---:|")
+    for r in results:
+        rq = r["job_request"]
+        print(f"| {r['broker']} ({r['db']}) | {pct(rq, 0.5):.1f} ms | {pct(rq, 0.95):.1f} ms |")
+    for r in results:
+        ratio = statistics.median(x["batch"]["per_s"] / x["bare"]["per_s"] for x in r["rounds"])
+        print(
+            f"\n{r['broker']}: lifecycle ratio (batch-route jobs ÷ bare no-ops executed, median of rounds): {ratio:.2f}"
+        )
     for r in results:
         per_round = ", ".join(
             f"{x['batch']['per_s']:.0f} vs {x['bare']['per_s']:.0f} ({x['batch']['per_s'] / x['bare']['per_s']:.2f}) "

@@ -9,17 +9,44 @@ from django.utils.html import format_html
 
 from chat import tools, usage
 from chat.channels import admin as channels_admin  # noqa: F401  (registers Channel admin)
-from chat.models import Conversation, Message, Tool, UsageDaily
+from chat.models import Conversation, Feedback, Message, Tool, UsageDaily
+
+
+def _rating(message: Message) -> str:
+    """👍/👎 and the comment of the customer's rating of an answer ("" when unrated)."""
+    feedback = getattr(message, "feedback", None) if message.role == "assistant" else None
+    if feedback is None:
+        return ""
+    mark = "👍" if feedback.value == Feedback.Value.UP else "👎"
+    return f"{mark} {feedback.comment} ({feedback.source})" if feedback.comment else f"{mark} ({feedback.source})"
 
 
 class MessageInline(admin.TabularInline):
     model = Message
     extra = 0
     can_delete = False
-    fields = ("created_at", "role", "content", "provider", "model", "tokens_in", "tokens_out", "cost", "latency_ms")
+    fields = (
+        "created_at",
+        "role",
+        "content",
+        "rating",
+        "provider",
+        "model",
+        "tokens_in",
+        "tokens_out",
+        "cost",
+        "latency_ms",
+    )
     readonly_fields = fields
     ordering = ("created_at",)
     show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("feedback")
+
+    @admin.display(description="rating")
+    def rating(self, obj: Message) -> str:
+        return _rating(obj)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -44,6 +71,7 @@ class MessageAdmin(admin.ModelAdmin):
         "conversation",
         "role",
         "short",
+        "rating",
         "provider",
         "model",
         "tokens_in",
@@ -51,14 +79,21 @@ class MessageAdmin(admin.ModelAdmin):
         "cost",
         "latency_ms",
     )
-    list_filter = ("role", "provider", "tenant")
+    list_filter = ("role", "provider", "tenant", "feedback__value")
     search_fields = ("content", "conversation__user_id", "external_id")
     raw_id_fields = ("conversation",)
-    readonly_fields = [f.name for f in Message._meta.fields]
+    readonly_fields = [*(f.name for f in Message._meta.fields), "rating"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("feedback")
 
     @admin.display(description="content")
     def short(self, obj: Message) -> str:
         return obj.content[:80]
+
+    @admin.display(description="rating")
+    def rating(self, obj: Message) -> str:
+        return _rating(obj)
 
     def has_add_permission(self, request) -> bool:
         return False

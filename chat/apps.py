@@ -7,3 +7,7 @@ class ChatConfig(AppConfig):
 
     def ready(self) -> None:
         from chat import signals  # noqa: F401 - connects the receivers
+        from jobs import handlers
+
+        # The conversation export runs as a job; its handler reads chat's rows (chat.exports).
+        handlers.register("conversation-export", "chat.exports.export_conversations")

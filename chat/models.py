@@ -1,4 +1,4 @@
-"""Conversations, messages, channels, tools and usage."""
+"""Conversations, messages, answer feedback, channels, tools and usage."""
 
 from __future__ import annotations
 
@@ -95,6 +95,49 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role}: {self.content[:60]}"
+
+
+class Feedback(models.Model):
+    """A customer's rating of one answer: thumbs up or down, with an optional comment.
+
+    One per answer: rating again (a changed mind, a second tap on a button) replaces the
+    rating rather than adding one. ``source`` says where it came from (the API, a
+    channel's buttons, the playground)."""
+
+    class Value(models.TextChoices):
+        UP = "up", "👍 up"
+        DOWN = "down", "👎 down"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    message = models.OneToOneField("Message", on_delete=models.CASCADE, related_name="feedback")
+    value = models.CharField(max_length=4, choices=Value.choices)
+    comment = models.TextField(blank=True)
+    source = models.CharField(max_length=16, help_text="api, playground, or the channel kind.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "-updated_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.value} on {self.message_id}"
+
+
+class KnowledgeGapResolution(models.Model):
+    """An owner marked a knowledge gap (a group of questions with the same analysed terms)
+    resolved: its questions up to ``resolved_at`` are no longer listed; a newer one
+    reopens it."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200, help_text="The gap's analysed terms, sorted, space-separated.")
+    resolved_at = models.DateTimeField()
+    resolved_by = models.CharField(max_length=150)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "key"], name="uniq_gap_resolution")]
+
+    def __str__(self) -> str:
+        return f"{self.key} resolved {self.resolved_at:%Y-%m-%d}"
 
 
 class InboundEvent(models.Model):

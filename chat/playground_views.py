@@ -1,5 +1,5 @@
-"""The staff-only agent playground: pick a tenant, chat with its agent, and see the
-bubbles, the retrieved sources and the exact prompt that was sent."""
+"""The staff-only agent playground: pick a tenant, chat with its agent, see the bubbles,
+the retrieved sources and the exact prompt that was sent, and rate answers 👍/👎."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from rest_framework.exceptions import APIException
 
-from chat import selectors, services
+from chat import feedback, selectors, services
 from chat.models import CONVERSATION_CHANNELS, Conversation, Message
+from siganteng.api import parse_uuid
 from tenants.models import Tenant
 
 
@@ -25,7 +26,17 @@ def playground(request: HttpRequest) -> HttpResponse:
         conversation = Conversation.objects.filter(tenant=tenant, pk=data["conversation_id"]).first()
     result = None
     error = ""
-    if request.method == "POST" and tenant is not None and data.get("text", "").strip():
+    if request.method == "POST" and conversation is not None and data.get("rate"):
+        # 👍/👎 under an answer: rated as a customer would, through the same service.
+        answer = Message.objects.filter(conversation=conversation, pk=parse_uuid(data["rate"])).first()
+        if answer is not None:
+            try:
+                feedback.feedback_record(
+                    tenant=tenant, message=answer, value=data.get("value", ""), source="playground"
+                )
+            except APIException as exc:
+                error = f"{exc.status_code}: {exc.detail}"
+    elif request.method == "POST" and tenant is not None and data.get("text", "").strip():
         try:
             result = services.reply(
                 tenant=tenant,
@@ -40,7 +51,11 @@ def playground(request: HttpRequest) -> HttpResponse:
             error = f"{exc.status_code}: {exc.detail}"
     turns: list[Message] = []
     if conversation is not None:
-        turns = list(selectors.message_list(conversation=conversation).order_by("created_at"))
+        turns = list(
+            selectors.message_list(conversation=conversation).select_related("feedback").order_by("created_at")
+        )
+        for turn in turns:
+            turn.rating = getattr(getattr(turn, "feedback", None), "value", "")
     return render(
         request,
         "chat/playground.html",

@@ -33,6 +33,7 @@ from chat import selectors, tools, usage
 from chat.models import CONVERSATION_CHANNELS, Channel, Conversation, Message
 from chat.prompt import ChannelRules
 from knowledge import services as knowledge_services
+from siganteng import metrics
 from siganteng.ai import llm
 from siganteng.ai.base import ChatMessage, ContextPassage, LLMRequest, LLMResponse, ProviderError, Usage
 from siganteng.errors import ApiError, field_error
@@ -262,6 +263,7 @@ def _run(turn: _Turn, *, stream: bool) -> Iterator[Delta | ReplyResult]:
                 else:
                     response = item
         except ProviderError as exc:
+            metrics.chat_reply(provider=tenant.llm_provider, outcome="provider_error", tenant_id=tenant.pk)
             raise _provider_failure(exc) from exc
         timings["provider_ms"] += (time.perf_counter() - t) * 1000
         if response is None:
@@ -289,7 +291,7 @@ def _run(turn: _Turn, *, stream: bool) -> Iterator[Delta | ReplyResult]:
 
     rules = channel_rules(turn.channel)
     text = response.text.strip()
-    yield _persist(
+    result = _persist(
         turn,
         _Answer(
             conversation=conversation,
@@ -307,6 +309,10 @@ def _run(turn: _Turn, *, stream: bool) -> Iterator[Delta | ReplyResult]:
             started=started,
         ),
     )
+    metrics.chat_reply(
+        provider=response.provider, outcome="fallback" if response.fallback_from else "answered", tenant_id=tenant.pk
+    )
+    yield result
 
 
 def _persist(turn: _Turn, answer: _Answer) -> ReplyResult:

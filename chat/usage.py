@@ -23,6 +23,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from chat.models import UsageDaily
+from siganteng import metrics
 from siganteng.ai.base import Usage
 from siganteng.errors import ApiError
 from tenants.models import Tenant
@@ -63,6 +64,7 @@ def check_budget(tenant: Tenant) -> None:
         return
     used = tokens_this_month(tenant)
     if used >= budget:
+        metrics.chat_reply(provider=tenant.llm_provider, outcome="budget_exceeded", tenant_id=tenant.pk)
         raise BudgetExceeded(
             f"The monthly token budget of {budget} is used up ({used} tokens this month).",
             fields={"monthly_token_budget": [str(budget)], "tokens_this_month": [str(used)]},
@@ -83,6 +85,14 @@ def usage_record(
     ``INSERT … ON CONFLICT DO UPDATE`` (PostgreSQL and SQLite), so concurrent replies add
     to the same row without a read, a retry or a second statement on the first of the day."""
     day = on or timezone.now().astimezone(dt.UTC).date()
+    metrics.llm_usage(
+        provider=provider,
+        model=model,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cost=float(cost),
+        tenant_id=tenant.pk,
+    )
     meta = UsageDaily._meta
     keys = {"tenant": tenant.pk, "date": day, "provider": provider, "model": model}
     counters = {"requests": requests, "tokens_in": usage.input_tokens, "tokens_out": usage.output_tokens, "cost": cost}

@@ -1,5 +1,5 @@
 """Chat API: answer a message (plain or streamed), list conversations and messages,
-manage tools, read usage, and the demo shipping-quote tool endpoint."""
+rate an answer, manage tools, read usage, and the demo shipping-quote tool endpoint."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat import selectors, services, tool_services
-from chat.models import Conversation, Tool
+from chat import feedback, selectors, services, tool_services
+from chat.models import Conversation, Feedback, Message, Tool
 from chat.serializers import (
     CHANNEL_CHOICES,
     ChatMessageInput,
@@ -392,3 +392,37 @@ class DemoShippingQuoteView(APIView):
         data = self.InputSerializer(data=payload.get("arguments") or {})
         data.is_valid(raise_exception=True)
         return Response(shipping_quote(**data.validated_data))
+
+
+# --- answer feedback -------------------------------------------------------------------
+
+
+class MessageFeedbackView(APIView):
+    """Rate one of the agent's answers: up or down, with an optional comment."""
+
+    required_scope = "chat"
+
+    class InputSerializer(serializers.Serializer):
+        value = serializers.ChoiceField(choices=Feedback.Value.choices)
+        comment = serializers.CharField(required=False, allow_blank=True, max_length=feedback.COMMENT_MAX, default="")
+
+    class OutputSerializer(serializers.ModelSerializer):
+        message_id = serializers.UUIDField()
+
+        class Meta:
+            model = Feedback
+            fields = ["message_id", "value", "comment", "source", "created_at", "updated_at"]
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: OutputSerializer},
+        description="Rate an answer of the agent (a message with role `assistant`). Rating it again replaces "
+        "the earlier rating. Another tenant's message, or an unknown id, is 404.",
+    )
+    def post(self, request: Request, message_id: str):
+        tenant = request_tenant(request)
+        message = get_owned_or_404(Message, tenant, pk=message_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = feedback.feedback_record(tenant=tenant, message=message, source="api", **data.validated_data)
+        return Response(self.OutputSerializer(result).data)

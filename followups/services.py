@@ -38,6 +38,7 @@ from chat.models import Channel, Conversation, Message
 from chat.prompt import channel_rules
 from chat.services import compose
 from followups.models import FollowUp
+from siganteng import metrics
 from siganteng.errors import Conflict, field_error
 from siganteng.leases import kept_alive
 from siganteng.queue import enqueue_now
@@ -372,6 +373,7 @@ def _deliver_claimed(followup: FollowUp, token: str) -> str:
         return _after_error(followup, token, exc)
 
     sent_at = timezone.now()
+    metrics.followup_lateness(seconds=(sent_at - followup.due_at).total_seconds())
     if message is None:
         message = Message.objects.create(
             tenant=followup.tenant,

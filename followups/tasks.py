@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from followups import services
+from siganteng import metrics
 
 SCHEDULES = [
     # (name, dotted function, minutes between runs) — a minute is django-q2's finest grain;
@@ -20,8 +21,12 @@ def dispatch(loop_seconds: float | None = None) -> int:
 
 
 def deliver(followup_id: str, token: str) -> str:
-    return services.followup_deliver(followup_id=followup_id, token=token)
+    outcome = services.followup_deliver(followup_id=followup_id, token=token)
+    metrics.followup_delivery(outcome=outcome)
+    return outcome
 
 
 def reconcile() -> dict[str, int]:
-    return services.followups_reconcile()
+    counts = services.followups_reconcile()
+    metrics.reconciled(reconciler="followups", counts=counts)
+    return counts

@@ -118,14 +118,6 @@ class Job(models.Model):
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
 
-    @property
-    def artifact_list(self):
-        """Its artifacts, for answering with the job: those its submission just created
-        when it recorded them in ``new_artifacts`` (building the related queryset cost the
-        batch route more per job than inserting the job), else read or prefetched."""
-        known = getattr(self, "new_artifacts", None)
-        return self.artifacts.all() if known is None else known
-
 
 class JobEvent(models.Model):
     """Append-only: every status transition and progress report of a job."""

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from jobs import services
+from siganteng import metrics
 
 SCHEDULES = [("jobs.reconcile", "jobs.tasks.reconcile_jobs", 1)]
 
 
 def run_job(job_id: str) -> str | None:
     """Wake-up for one internal job; a duplicate or stale wake-up is a no-op."""
-    return services.job_run(job_id=job_id)
+    status = services.job_run(job_id=job_id)
+    metrics.job_run(status=status)
+    return status
 
 
 def reconcile_jobs() -> dict[str, int]:
     """Every minute: take back expired leases, wake lost jobs, send due webhook retries."""
-    return services.jobs_reconcile()
+    counts = services.jobs_reconcile()
+    metrics.reconciled(reconciler="jobs", counts=counts)
+    return counts
 
 
 def deliver_webhook(delivery_id: str) -> str:

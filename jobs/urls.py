@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from jobs import views
 
@@ -14,12 +14,5 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/download", views.JobDownloadView.as_view(), name="jobs-download"),
     path("background/generate_text", views.BackgroundGenerateView.as_view(), name="background-generate"),
     path("background/tasks/<uuid:task_id>", views.BackgroundTaskView.as_view(), name="background-task"),
-    path("workers/claim", views.WorkerClaimView.as_view(), name="workers-claim"),
-    path("workers/jobs/<uuid:job_id>/heartbeat", views.WorkerHeartbeatView.as_view(), name="workers-heartbeat"),
-    path("workers/jobs/<uuid:job_id>/progress", views.WorkerProgressView.as_view(), name="workers-progress"),
-    path(
-        "workers/jobs/<uuid:job_id>/upload-ticket", views.WorkerUploadTicketView.as_view(), name="workers-upload-ticket"
-    ),
-    path("workers/jobs/<uuid:job_id>/complete", views.WorkerCompleteView.as_view(), name="workers-complete"),
-    path("workers/jobs/<uuid:job_id>/fail", views.WorkerFailView.as_view(), name="workers-fail"),
+    path("", include("jobs.worker_urls")),
 ]

@@ -1,9 +1,9 @@
-"""Jobs API: catalog, jobs, events, cancel/retry, download, upload tickets, the
-``background/`` aliases of the first seed app, and the external-worker protocol.
+"""Jobs API for tenants: catalog, jobs, events, cancel/retry, download, upload tickets
+and the ``background/`` aliases of the first seed app. (The external-worker protocol is
+in ``jobs.worker_views``.)
 
-Tenant routes need the ``jobs`` scope and see only their tenant's jobs (another tenant's
-job id is 404). Worker routes need the ``worker`` scope; a tenant's worker key acts on
-its tenant's jobs, the platform key on every tenant's.
+Every route needs the ``jobs`` scope and sees only its tenant's jobs (another tenant's
+job id is 404).
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from jobs import selectors, services
-from jobs.handlers.base import JobCanceled
-from jobs.models import Artifact, Job, JobStatus
+from jobs.models import Job, JobStatus
 from jobs.serializers import (
     AIModelOutputSerializer,
     BackgroundGenerateInputSerializer,
@@ -31,18 +30,9 @@ from jobs.serializers import (
     JobOutputSerializer,
     UploadTicketInputSerializer,
     UploadTicketOutputSerializer,
-    WorkerClaimInputSerializer,
-    WorkerClaimOutputSerializer,
-    WorkerCompleteInputSerializer,
-    WorkerFailInputSerializer,
-    WorkerLeaseInputSerializer,
-    WorkerLeaseOutputSerializer,
-    WorkerProgressInputSerializer,
-    WorkerUploadTicketInputSerializer,
 )
-from siganteng import storage
-from siganteng.api import get_or_404, get_owned_or_404
-from siganteng.errors import Conflict, ErrorSerializer, dotted_fields
+from siganteng.api import get_owned_or_404
+from siganteng.errors import ErrorSerializer, dotted_fields, field_error
 from siganteng.pagination import CreatedCursorPagination
 from tenants.auth import request_tenant
 
@@ -63,7 +53,8 @@ IDEMPOTENCY = OpenApiParameter(
 BACKGROUND_MODEL = "text-gen-default"
 
 
-def _base_url(request: Request) -> str:
+def base_url(request: Request) -> str:
+    """Where presigned local-storage URLs point: this server, as the client reached it."""
     return request.build_absolute_uri("/")
 
 
@@ -112,8 +103,6 @@ class JobListCreateView(APIView):
         v = data.validated_data
         key = request.headers.get("Idempotency-Key", "").strip()
         if len(key) > 200:
-            from siganteng.errors import field_error
-
             raise field_error("Idempotency-Key", "At most 200 characters.")
         job, created = services.job_submit(
             tenant=request_tenant(request),
@@ -202,8 +191,8 @@ class JobDownloadView(APIView):
         tags=["jobs"],
         parameters=[OpenApiParameter("artifact", int, description="An output artifact id.")],
         responses={200: DownloadOutputSerializer, **ERRORS},
-        description="A URL valid one hour for the job's (first) output artifact. 400 until the "
-        "job SUCCEEDED, 404 if it has no output.",
+        description="A URL valid one hour (`expires_in` seconds) for the job's (first) output artifact. "
+        "400 until the job SUCCEEDED, 404 if it has no output.",
     )
     def get(self, request: Request, job_id) -> Response:
         job = _job(request, job_id)
@@ -211,11 +200,9 @@ class JobDownloadView(APIView):
         artifact_id = None
         if raw:
             if not raw.isdigit():
-                from siganteng.errors import field_error
-
                 raise field_error("artifact", "Must be an artifact id.")
             artifact_id = int(raw)
-        out = services.job_download(job=job, base_url=_base_url(request), artifact_id=artifact_id)
+        out = services.job_download(job=job, base_url=base_url(request), artifact_id=artifact_id)
         return Response(DownloadOutputSerializer(out).data)
 
 
@@ -227,7 +214,8 @@ class UploadTicketView(APIView):
         tags=["jobs"],
         request=UploadTicketInputSerializer,
         responses={201: UploadTicketOutputSerializer, **ERRORS},
-        description="A presigned PUT URL and the object key to pass in a job's `input_keys`.",
+        description="A presigned PUT URL and the object's key (`object_name`) to pass in a job's "
+        "`input_keys` or as `input_params.image_path`.",
     )
     def post(self, request: Request) -> Response:
         data = UploadTicketInputSerializer(data=request.data)
@@ -238,7 +226,7 @@ class UploadTicketView(APIView):
             filename=v["filename"],
             content_type=v["content_type"],
             size_bytes=v.get("size_bytes"),
-            base_url=_base_url(request),
+            base_url=base_url(request),
         )
         return Response(UploadTicketOutputSerializer(ticket).data, status=status.HTTP_201_CREATED)
 
@@ -296,200 +284,3 @@ class BackgroundTaskView(APIView):
             "error": job.error,
         }
         return Response(BackgroundTaskOutputSerializer(body).data)
-
-
-# --- external workers ----------------------------------------------------------------------
-
-
-def _worker_job(request: Request, job_id) -> Job:
-    # Not get_owned_or_404: the platform key's workers serve every tenant's jobs.
-    return get_or_404(selectors.jobs_for_worker(tenant=request.user.tenant), pk=job_id)
-
-
-def _lease_lost(job: Job) -> Conflict:
-    return Conflict(
-        "This worker no longer holds the job (lease expired, canceled or taken over).",
-        code="lease_lost",
-        fields={"lease_token": [f"Not the current lease; the job is {job.status}."]},
-    )
-
-
-class WorkerClaimView(APIView):
-    required_scope = "worker"
-
-    @extend_schema(
-        operation_id="workers_claim",
-        tags=["workers"],
-        request=WorkerClaimInputSerializer,
-        responses={200: WorkerClaimOutputSerializer, 204: None, **ERRORS},
-        description="Claim one QUEUED external job of the given kinds (204 when there is none). "
-        "Inputs come with presigned GET URLs; keep the lease with heartbeats.",
-    )
-    def post(self, request: Request) -> Response:
-        data = WorkerClaimInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
-        claimed = services.worker_claim(
-            tenant=request.user.tenant, kinds=v["kinds"], worker_id=v["worker_id"], lease_seconds=v.get("lease_seconds")
-        )
-        if claimed is None:
-            return Response(status=status.HTTP_204_NO_CONTENT)
-        job, token = claimed
-        base = _base_url(request)
-        inputs = [
-            {
-                "key": a.key,
-                "url": storage.download_url(a.key, base_url=base),
-                "content_type": a.content_type,
-                "size": a.size,
-            }
-            for a in job.artifacts.filter(kind=Artifact.Kind.INPUT)
-        ]
-        body = {
-            "job": {
-                "id": job.pk,
-                "tenant": job.tenant_id,
-                "model": job.model.slug,
-                "kind": job.model.kind,
-                "prompt": job.prompt,
-                "input_params": job.input_params,
-                "attempt": job.attempts,
-                "inputs": inputs,
-            },
-            "lease_token": token,
-            "lease_expires_at": job.lease_expires_at,
-        }
-        return Response(WorkerClaimOutputSerializer(body).data)
-
-
-class WorkerHeartbeatView(APIView):
-    required_scope = "worker"
-
-    @extend_schema(
-        operation_id="workers_heartbeat",
-        tags=["workers"],
-        request=WorkerLeaseInputSerializer,
-        responses={200: WorkerLeaseOutputSerializer, **ERRORS},
-    )
-    def post(self, request: Request, job_id) -> Response:
-        job = _worker_job(request, job_id)
-        data = WorkerLeaseInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
-        from django.conf import settings
-
-        try:
-            until = services.job_heartbeat(
-                job_id=job.pk,
-                token=v["lease_token"],
-                lease_seconds=v.get("lease_seconds") or settings.JOBS_WORKER_LEASE_SECONDS,
-            )
-        except JobCanceled:
-            job.refresh_from_db()
-            raise _lease_lost(job) from None
-        return Response({"lease_expires_at": until, "status": JobStatus.RUNNING})
-
-
-class WorkerProgressView(APIView):
-    required_scope = "worker"
-
-    @extend_schema(
-        operation_id="workers_progress",
-        tags=["workers"],
-        request=WorkerProgressInputSerializer,
-        responses={200: WorkerLeaseOutputSerializer, **ERRORS},
-    )
-    def post(self, request: Request, job_id) -> Response:
-        job = _worker_job(request, job_id)
-        data = WorkerProgressInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
-        from django.conf import settings
-
-        lease = v.get("lease_seconds") or settings.JOBS_WORKER_LEASE_SECONDS
-        try:
-            services.job_progress(
-                job_id=job.pk,
-                token=v["lease_token"],
-                percent=v["progress_percent"],
-                message=v["message"],
-                lease_seconds=lease,
-            )
-        except JobCanceled:
-            job.refresh_from_db()
-            raise _lease_lost(job) from None
-        job.refresh_from_db()
-        return Response({"lease_expires_at": job.lease_expires_at, "status": job.status})
-
-
-class WorkerUploadTicketView(APIView):
-    required_scope = "worker"
-
-    @extend_schema(
-        operation_id="workers_upload_ticket",
-        tags=["workers"],
-        request=WorkerUploadTicketInputSerializer,
-        responses={201: UploadTicketOutputSerializer, **ERRORS},
-    )
-    def post(self, request: Request, job_id) -> Response:
-        job = _worker_job(request, job_id)
-        data = WorkerUploadTicketInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
-        if job.status != JobStatus.RUNNING or job.lease_token != v["lease_token"]:
-            raise _lease_lost(job)
-        ticket = services.upload_ticket_create(
-            tenant=job.tenant,
-            filename=v["filename"],
-            content_type=v["content_type"],
-            size_bytes=v.get("size_bytes"),
-            base_url=_base_url(request),
-            job=job,
-        )
-        return Response(UploadTicketOutputSerializer(ticket).data, status=status.HTTP_201_CREATED)
-
-
-class WorkerCompleteView(APIView):
-    required_scope = "worker"
-
-    @extend_schema(
-        operation_id="workers_complete",
-        tags=["workers"],
-        request=WorkerCompleteInputSerializer,
-        responses={200: JobOutputSerializer, **ERRORS},
-    )
-    def post(self, request: Request, job_id) -> Response:
-        job = _worker_job(request, job_id)
-        data = WorkerCompleteInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
-        if not services.worker_complete(job=job, token=v["lease_token"], outputs=v["outputs"], result=v["result"]):
-            job.refresh_from_db()
-            raise _lease_lost(job)
-        job.refresh_from_db()
-        return Response(JobOutputSerializer(job).data)
-
-
-class WorkerFailView(APIView):
-    required_scope = "worker"
-
-    @extend_schema(
-        operation_id="workers_fail",
-        tags=["workers"],
-        request=WorkerFailInputSerializer,
-        responses={200: JobOutputSerializer, **ERRORS},
-        description="Report a failure; `retryable` ones go back to the queue while attempts remain.",
-    )
-    def post(self, request: Request, job_id) -> Response:
-        job = _worker_job(request, job_id)
-        data = WorkerFailInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
-        if (
-            services.job_fail(job_id=job.pk, token=v["lease_token"], error=v["error"], permanent=not v["retryable"])
-            is None
-        ):
-            job.refresh_from_db()
-            raise _lease_lost(job)
-        job.refresh_from_db()
-        return Response(JobOutputSerializer(job).data)

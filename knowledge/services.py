@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import logging
 import secrets
+import time
 from typing import Any
 
 import numpy as np
@@ -23,10 +24,11 @@ from django.core.files.base import ContentFile
 from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
-from knowledge import analysis, extract
+from knowledge import analysis, extract, retrieval
 from knowledge.chunking import chunk_text
 from knowledge.models import Chunk, Document, KnowledgeVersion
-from knowledge.retrieval import SearchHit, search  # noqa: F401 - the public search API lives here
+from knowledge.retrieval import SearchHit
+from siganteng import metrics
 from siganteng.ai.base import ProviderError
 from siganteng.ai.registry import get_embedder
 from siganteng.errors import ApiError, field_error
@@ -36,6 +38,16 @@ logger = logging.getLogger(__name__)
 
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 50
+
+
+def search(**kwargs: Any) -> list[SearchHit]:
+    """The public search entry point: :func:`knowledge.retrieval.search`, timed for
+    ``/metrics`` (``siganteng_retrieval_duration_seconds``)."""
+    started = time.perf_counter()
+    try:
+        return retrieval.search(**kwargs)
+    finally:
+        metrics.retrieval(seconds=time.perf_counter() - started)
 
 
 def content_hash(title: str, body: str) -> str:

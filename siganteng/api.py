@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import TypeVar
 
 from django.core.exceptions import ValidationError
@@ -25,3 +26,11 @@ def get_owned_or_404(queryset: type[M] | QuerySet[M], tenant, **lookup) -> M:
     not exist or belongs to another tenant, so ids leak nothing."""
     qs = queryset.objects.all() if isinstance(queryset, type) else queryset
     return get_or_404(qs, tenant=tenant, **lookup)
+
+
+def parse_uuid(value: object) -> uuid.UUID | None:
+    """``value`` as a UUID, or None when it is not one (ids from forms and button payloads)."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None

@@ -6,4 +6,14 @@ class SigantengConfig(AppConfig):
     verbose_name = "SIGANTENG"
 
     def ready(self) -> None:
-        from siganteng import checks  # noqa: F401  (registers system checks)
+        from django_q import signals as q_signals
+
+        from siganteng import (
+            checks,  # noqa: F401  (registers system checks)
+            queue,
+        )
+
+        # The request id travels with every task (see siganteng.queue).
+        q_signals.pre_enqueue.connect(queue.stamp_request_id, dispatch_uid="siganteng.stamp_request_id")
+        q_signals.pre_execute.connect(queue.adopt_request_id, dispatch_uid="siganteng.adopt_request_id")
+        q_signals.post_execute_in_worker.connect(queue.release_request_id, dispatch_uid="siganteng.release_request_id")

@@ -5,7 +5,8 @@ transports, knowledge sources) goes through :func:`fetch`: a timeout always, a c
 the response size, retries with backoff on transient failures (network errors, 408, 429
 and 5xx, honouring ``Retry-After``), a User-Agent, redirects followed by hand so each hop
 is checked, and a guard that refuses loopback, private, link-local and other non-public
-addresses unless ``OUTBOUND_ALLOW_PRIVATE`` is on (development and tests).
+addresses unless ``OUTBOUND_ALLOW_PRIVATE`` is on (development and tests), and the
+current request id as ``X-Request-Id``.
 
 The guard resolves the host name once, checks every address it resolves to, and the
 request then connects to the checked address itself (the URL's host name still goes in
@@ -29,6 +30,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 from django.conf import settings
+
+from siganteng.middleware import current_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -268,6 +271,10 @@ def fetch(
     import json as _json
 
     send_headers = {"User-Agent": settings.OUTBOUND_USER_AGENT}
+    request_id = current_request_id()
+    if request_id != "-":
+        # The receiver (a tenant's webhook, a tool) can match its logs to ours.
+        send_headers["X-Request-Id"] = request_id
     if json is not None:
         content = _json.dumps(json, separators=(",", ":"), ensure_ascii=False).encode()
         send_headers["Content-Type"] = "application/json"

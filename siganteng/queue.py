@@ -1,10 +1,17 @@
 """Enqueueing django-q2 tasks: one reused broker connection, only after commit.
 
-django-q2's ``async_task`` opens a new broker connection per call unless given one,
-which costs more than the enqueue itself, so the broker is created once per process.
-Tasks take primary keys, never model instances.
-The queue only carries wake-ups: the database row is the truth, and reconcilers
-re-enqueue work whose wake-up was lost.
+django-q2's ``async_task`` opens a new broker connection per call unless given one, so
+the broker is created once per process (bench/jobs.py compares the two). Tasks take
+primary keys, never model instances. The queue only carries wake-ups: the database row
+is the truth, and reconcilers re-enqueue work whose wake-up was lost.
+
+Every task carries the id of the request that enqueued it (``request_id`` in django-q2's
+task package, stamped by :func:`stamp_request_id`), and the worker makes it current while
+the task runs (:func:`adopt_request_id`), so its log lines and outbound calls name the
+same id as the request's; a task enqueued outside a request (a schedule) runs under
+``task-<its id>``. Both are connected to django-q2's enqueue/execute signals in
+``SigantengConfig.ready``: ``async_task`` builds the package, so that is the one place a
+field can be added to it.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from django_q.brokers import Broker, get_broker
 from django_q.brokers.redis_broker import Redis as RedisBroker
 from django_q.tasks import async_task
 from redis.exceptions import RedisError
+
+from siganteng.middleware import bind_request_id, current_request_id, unbind_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -96,3 +105,29 @@ def enqueue_many_now(func: str, arg_lists: list[tuple], **kwargs: Any) -> int:
 def enqueue_many(func: str, arg_lists: list[tuple], **kwargs: Any) -> None:
     """``enqueue_many_now`` once the current transaction commits, as ``enqueue`` does for one."""
     transaction.on_commit(lambda: _wake(lambda: enqueue_many_now(func, arg_lists, **kwargs), func))
+
+
+# --- the request id across the queue ---------------------------------------------------
+
+
+def stamp_request_id(sender: Any, task: dict, **kwargs: Any) -> None:
+    """django-q2 ``pre_enqueue``: put the current request id into the task package."""
+    request_id = current_request_id()
+    if request_id != "-":
+        task["request_id"] = request_id
+
+
+def adopt_request_id(sender: Any, task: dict, **kwargs: Any) -> None:
+    """django-q2 ``pre_execute`` (in the worker): run the task under its request's id."""
+    tokens = getattr(_local, "request_id_tokens", None)
+    if tokens is None:
+        tokens = _local.request_id_tokens = []
+    tokens.append(bind_request_id(task.get("request_id") or f"task-{task.get('id', '')}"))
+
+
+def release_request_id(sender: Any, task: dict, **kwargs: Any) -> None:
+    """django-q2 ``post_execute_in_worker``: back to the id that was current before (a
+    synchronous task runs inside the request that enqueued it)."""
+    tokens = getattr(_local, "request_id_tokens", None)
+    if tokens:
+        unbind_request_id(tokens.pop())

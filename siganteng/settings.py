@@ -60,6 +60,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "siganteng.middleware.RequestIdMiddleware",
+    "siganteng.middleware.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (the admin's, Swagger's) served by the app itself, compressed; docs/adr/0022.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -111,7 +112,7 @@ else:
                 # WAL lets readers and one writer work at once; the busy timeout makes a
                 # second writer wait instead of failing, and IMMEDIATE transactions take
                 # the write lock up front so a read-then-write never deadlocks. Without
-                # these a django-q2 cluster loses task results to "database is locked"
+                # them a django-q2 cluster loses task results to "database is locked"
                 # (docs/adr/0003-embedded-default.md).
                 "init_command": (
                     "PRAGMA journal_mode=WAL;"
@@ -128,13 +129,12 @@ else:
             "TEST": {"NAME": env_str("TEST_DB_NAME") or str(VAR_DIR / f"test-{os.getpid()}.sqlite3")},
         }
     }
-# PostgreSQL: the job runner's statements are prepared on the server once per connection
-# (siganteng/db.py); off for a pooler that cannot carry prepared statements. Django turns
-# psycopg's statement preparation off unless OPTIONS sets a threshold; its own cursors
-# bind on the client and never prepare either way, so this only reaches siganteng.db.
-DB_SERVER_PREPARE = env_bool("DB_SERVER_PREPARE", True)
-if DB_SERVER_PREPARE and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
+# PostgreSQL: psycopg prepares a statement on the server once it has run this many times
+# on a connection (its own ``prepare_threshold``). 0, the default, never prepares: named
+# prepared statements collide behind a pooler in transaction mode (PgBouncer before 1.21).
+DB_PREPARE_THRESHOLD = env_int("DB_PREPARE_THRESHOLD", 0, minimum=0)
+if DB_PREPARE_THRESHOLD and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = DB_PREPARE_THRESHOLD
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -369,8 +369,22 @@ if env_str("LLM_PRICES_JSON"):
     except (ValueError, TypeError, KeyError, AttributeError) as _exc:
         raise ImproperlyConfigured(f"LLM_PRICES_JSON must map model -> {{input, output}}: {_exc}") from None
 
+# --- Metrics (siganteng.metrics, /metrics) ---------------------------------------------
+# Every process writes its counters to files in this directory and /metrics adds them up
+# (prometheus-client's multiprocess mode), so web and cluster workers must share it.
+# prometheus-client reads PROMETHEUS_MULTIPROC_DIR when it is first imported: set it here.
+METRICS_DIR = Path(env_str("PROMETHEUS_MULTIPROC_DIR") or str(VAR_DIR / "metrics"))
+METRICS_DIR.mkdir(parents=True, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(METRICS_DIR)
+# Bearer token /metrics requires; empty = /metrics answers 404 (off).
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+# A tenant label on the per-tenant counters: one series per tenant, so off unless asked.
+METRICS_TENANT_LABEL = env_bool("METRICS_TENANT_LABEL", False)
+
 # --- Logging -------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+# "json": one JSON object a line (production, log shippers); "plain": readable lines.
+LOG_FORMAT = env_choice("LOG_FORMAT", ("json", "plain"), "plain" if DEBUG else "json")
 # django-q2 logs two INFO lines per task ("processing", "Processed") and one per enqueue;
 # jobs keep their own event log, so the cluster logs warnings and errors (failed tasks,
 # timeouts, dead workers) unless asked for more.
@@ -380,13 +394,27 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "siganteng.middleware.RequestIdLogFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        # Both redact API keys, tokens, webhook secrets and phone numbers (siganteng.logs).
+        "plain": {
+            "()": "siganteng.logs.PlainFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
+        "json": {
+            "()": "siganteng.logs.JsonFormatter",
+            "fmt": ["asctime", "levelname", "name", "request_id", "message"],
+        },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}, "django-q": {"level": Q_LOG_LEVEL}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "django-q": {"level": Q_LOG_LEVEL},
+        # httpx logs every request's full URL at INFO, and Telegram's carries the bot token.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }
 
 LANGUAGE_CODE = "en-us"

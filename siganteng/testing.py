@@ -162,6 +162,9 @@ def subprocess_env(**overrides: str) -> dict[str, str]:
     env["Q_CLUSTER_NAME"] = settings.Q_CLUSTER["name"]
     env["DJANGO_SETTINGS_MODULE"] = "siganteng.settings"
     env["PYTHONUNBUFFERED"] = "1"
+    # Children count their metrics apart from the suite's own process: ``serve`` empties
+    # its metrics directory at start, which would otherwise wipe the running suite's.
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(Path(settings.VAR_DIR) / f"metrics-children-{os.getpid()}")
     env.update(overrides)
     return env
 

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from siganteng import errors, health
+from siganteng import errors, health, scrape
 
 admin.site.site_header = "SIGANTENG back-office"
 admin.site.site_title = "SIGANTENG"
@@ -11,6 +11,9 @@ admin.site.index_title = "Tenants, agents, knowledge, jobs and follow-ups"
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", scrape.metrics_view, name="metrics"),
+    # Back-office pages of the apps' own, under the admin's prefix (before its catch-all).
+    path("admin/analytics/", include("chat.analytics_urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

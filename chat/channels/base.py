@@ -71,6 +71,36 @@ class InboundMessage:
 
 
 @dataclass
+class InboundRating:
+    """A customer's tap on a 👍/👎 button under an answer (see :func:`rating_payload`)."""
+
+    user_id: str
+    message_id: str
+    value: str  # "up" or "down"
+    ack_id: str = ""  # the provider's id for the tap, when it wants an acknowledgement
+
+
+RATING_PREFIX = "fb"
+
+
+def rating_payload(value: str, message_id: str) -> str:
+    """The id a rating button carries back (``fb:up:<message id>``): 42 characters, within
+    Telegram's 64-byte ``callback_data`` and WhatsApp's 256-character button id."""
+    return f"{RATING_PREFIX}:{value}:{message_id}"
+
+
+def parse_rating_payload(data: Any) -> tuple[str, str] | None:
+    """``(value, message_id)`` from a button's payload, or None for anything else."""
+    if not isinstance(data, str):
+        return None
+    prefix, _, rest = data.partition(":")
+    value, _, message_id = rest.partition(":")
+    if prefix != RATING_PREFIX or value not in ("up", "down") or not message_id:
+        return None
+    return value, message_id
+
+
+@dataclass
 class Outbound:
     """What to deliver: ``bubbles`` in order to ``recipient`` (the channel's user id)."""
 
@@ -78,6 +108,9 @@ class Outbound:
     bubbles: list[str]
     conversation: Any = None  # chat.models.Conversation, for window checks and payloads
     reference: str = ""  # a stable id (follow-up or message id) receivers can dedupe on
+    # The stored answer these bubbles carry: transports that can show rating buttons put
+    # them under the last bubble (empty: no buttons, e.g. follow-ups and tests).
+    rate_message_id: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
@@ -125,6 +158,13 @@ class Transport:
         """Show a typing indicator between bubbles, where the provider has one."""
 
     # --- inbound -------------------------------------------------------------------
+    def parse_ratings(self, request: HttpRequest, payload: Any) -> list[InboundRating]:
+        """Taps on rating buttons in a verified payload; transports without buttons have none."""
+        return []
+
+    def acknowledge_rating(self, rating: InboundRating) -> None:
+        """Tell the provider the tap was received, where it waits for that (Telegram)."""
+
     def verify(self, request: HttpRequest, body: bytes) -> None:
         """Raise :class:`InboundRejected` unless the request comes from the provider."""
         raise InboundRejected("This channel does not accept inbound messages.", status=404)

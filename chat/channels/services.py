@@ -18,8 +18,19 @@ from django.utils import timezone
 
 from chat import services as chat_services
 from chat.channels import registry
-from chat.channels.base import ConfigError, DeliverySkipped, InboundMessage, OnSent, Outbound, TransportError
-from chat.models import Channel, Conversation, InboundEvent, Message
+from chat.channels.base import (
+    ConfigError,
+    DeliverySkipped,
+    InboundMessage,
+    InboundRating,
+    OnSent,
+    Outbound,
+    TransportError,
+)
+from chat.feedback import feedback_record
+from chat.models import Channel, Conversation, Feedback, InboundEvent, Message
+from siganteng import metrics
+from siganteng.api import parse_uuid
 from siganteng.errors import ApiError
 from siganteng.queue import enqueue, enqueue_now
 from tenants.models import Tenant
@@ -112,10 +123,19 @@ def channel_send(*, channel: Channel, outbound: Outbound, start: int = 0, on_sen
             f"The channel is disabled: {channel.disabled_reason or 'by staff'}", permanent=True, code="channel_disabled"
         )
     try:
-        return registry.transport_for(channel).deliver(outbound, start=start, on_sent=on_sent)
+        ids = registry.transport_for(channel).deliver(outbound, start=start, on_sent=on_sent)
+    except DeliverySkipped:
+        metrics.channel_send(kind=channel.kind, outcome="skipped")
+        raise
     except TransportError as exc:
+        metrics.channel_send(kind=channel.kind, outcome=exc.code or "error")
         channel_record_error(channel_id=channel.pk, error=exc)
         raise
+    metrics.channel_send(kind=channel.kind, outcome="sent")
+    logger.info(
+        "Sent %d message(s) through %s channel %s (%s).", len(ids), channel.kind, channel.pk, outbound.reference
+    )
+    return ids
 
 
 def channel_send_test(*, channel: Channel, recipient: str = "") -> list[str]:
@@ -235,6 +255,7 @@ def inbound_reply(*, event_id: int) -> str:
                 bubbles=list(result.bubbles),
                 conversation=conversation,
                 reference=f"msg_{result.message.pk}",
+                rate_message_id=str(result.message.pk),
             ),
         )
     except (TransportError, DeliverySkipped) as exc:
@@ -269,4 +290,27 @@ def inbound_reconcile() -> dict[str, int]:
     stuck = InboundEvent.objects.filter(status="replying", updated_at__lt=now - REPLY_LEASE).update(
         status="failed", error="The reply was interrupted; it may have been sent.", updated_at=now
     )
-    return {"requeued": len(lost), "interrupted": stuck, "expired": expired}
+    counts = {"requeued": len(lost), "interrupted": stuck, "expired": expired}
+    metrics.reconciled(reconciler="inbound", counts=counts)
+    return counts
+
+
+def inbound_rate(*, channel: Channel, rating: InboundRating) -> Feedback | None:
+    """Record a customer's tap on a rating button. Only an answer in that customer's own
+    conversation on this channel can be rated; anything else (a forged or stale button)
+    is ignored, so a payload naming another customer's message changes nothing."""
+    message_id = parse_uuid(rating.message_id)
+    message = (
+        Message.objects.filter(
+            pk=message_id,
+            tenant=channel.tenant,
+            role="assistant",
+            conversation__channel_ref=channel,
+            conversation__user_id=rating.user_id,
+        ).first()
+        if message_id
+        else None
+    )
+    if message is None:
+        return None
+    return feedback_record(tenant=channel.tenant, message=message, value=rating.value, source=channel.kind)

@@ -2,6 +2,9 @@
 bubbles; inbound updates arrive on the channel's webhook URL with the secret token we
 gave ``setWebhook`` in the ``X-Telegram-Bot-Api-Secret-Token`` header.
 
+Answers carry 👍/👎 inline buttons under their last bubble (``config.feedback_buttons``,
+on unless false); a tap arrives as a ``callback_query`` on the same verified webhook.
+
 Secrets: ``bot_token`` (required), ``secret_token`` (generated when absent).
 The base URL is ``settings.TELEGRAM_API_BASE``.
 """
@@ -20,10 +23,13 @@ from django.http import HttpRequest
 from chat.channels.base import (
     ConfigError,
     InboundMessage,
+    InboundRating,
     InboundRejected,
     Outbound,
     Transport,
     TransportError,
+    parse_rating_payload,
+    rating_payload,
 )
 from siganteng.http import OutboundError
 
@@ -54,6 +60,15 @@ class TelegramTransport(Transport):
         body: dict[str, Any] = {"chat_id": out.recipient, "text": text}
         if self.config.get("parse_mode"):
             body["parse_mode"] = self.config["parse_mode"]
+        if out.rate_message_id and index == len(out.bubbles) - 1 and self.config.get("feedback_buttons", True):
+            body["reply_markup"] = {
+                "inline_keyboard": [
+                    [
+                        {"text": "👍", "callback_data": rating_payload("up", out.rate_message_id)},
+                        {"text": "👎", "callback_data": rating_payload("down", out.rate_message_id)},
+                    ]
+                ]
+            }
         result = self.call("POST", self._url("sendMessage"), json=body).json()
         if not result.get("ok"):
             raise TransportError(f"Telegram refused the message: {result.get('description')}", permanent=True)
@@ -77,6 +92,31 @@ class TelegramTransport(Transport):
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
         if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
             raise InboundRejected("Missing or wrong X-Telegram-Bot-Api-Secret-Token.", status=403)
+
+    def parse_ratings(self, request: HttpRequest, payload: Any) -> list[InboundRating]:
+        query = payload.get("callback_query") if isinstance(payload, dict) else None
+        if not isinstance(query, dict):
+            return []
+        parsed = parse_rating_payload(query.get("data"))
+        chat = (query.get("message") or {}).get("chat") or {}
+        sender = query.get("from") or {}
+        user_id = chat.get("id", sender.get("id"))
+        if parsed is None or user_id is None:
+            return []
+        return [
+            InboundRating(user_id=str(user_id), value=parsed[0], message_id=parsed[1], ack_id=str(query.get("id", "")))
+        ]
+
+    def acknowledge_rating(self, rating: InboundRating) -> None:
+        # Telegram shows a spinner on the button until the query is answered.
+        try:
+            self.call(
+                "POST",
+                self._url("answerCallbackQuery"),
+                json={"callback_query_id": rating.ack_id, "text": "Thank you for the feedback!"},
+            )
+        except TransportError as exc:  # cosmetic, as the typing indicator
+            logger.info("telegram callback answer failed for channel %s: %s", self.channel.pk, exc)
 
     def parse(self, request: HttpRequest, payload: Any) -> list[InboundMessage]:
         message = payload.get("message") if isinstance(payload, dict) else None

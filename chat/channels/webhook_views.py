@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 
 from chat.channels import registry
 from chat.channels.base import InboundRejected
-from chat.channels.services import inbound_accept
+from chat.channels.services import inbound_accept, inbound_rate
 from chat.models import Channel
 from siganteng.errors import error_body
 from siganteng.parsers import has_unstorable_text
@@ -55,4 +55,10 @@ def inbound(request: HttpRequest, kind: str, token: str) -> HttpResponse:
         result = inbound_accept(channel=channel, message=message)
         duplicates += result.duplicate
         accepted += not result.duplicate
-    return JsonResponse({"ok": True, "accepted": accepted, "duplicates": duplicates})
+    body = {"ok": True, "accepted": accepted, "duplicates": duplicates}
+    ratings = transport.parse_ratings(request, payload)
+    if ratings:  # taps on 👍/👎 buttons under answers
+        body["rated"] = sum(inbound_rate(channel=channel, rating=r) is not None for r in ratings)
+        for rating in ratings:
+            transport.acknowledge_rating(rating)
+    return JsonResponse(body)

@@ -4,7 +4,9 @@ handshake and the ``X-Hub-Signature-256`` HMAC of the raw body with the app secr
 
 Config: ``phone_number_id`` (required), ``template`` (optional ``{"name", "language"}``,
 an approved template whose body has one ``{{1}}`` parameter that receives the text),
-``api_version`` (optional, else ``settings.WHATSAPP_API_VERSION``).
+``api_version`` (optional, else ``settings.WHATSAPP_API_VERSION``), ``feedback_buttons``
+(optional, false by default: the last bubble of an answer becomes an interactive message
+with 👍/👎 reply buttons, whose taps come back as ``button_reply`` messages).
 Secrets: ``access_token``, ``app_secret`` (required), ``verify_token`` (generated).
 """
 
@@ -25,10 +27,13 @@ from chat.channels.base import (
     ConfigError,
     DeliverySkipped,
     InboundMessage,
+    InboundRating,
     InboundRejected,
     Outbound,
     Transport,
     TransportError,
+    parse_rating_payload,
+    rating_payload,
 )
 from siganteng.http import OutboundError
 
@@ -61,6 +66,8 @@ class WhatsAppTransport(Transport):
         version = config.get("api_version", "")
         if version and not re.match(r"^v\d+\.\d+$", str(version)):
             errors["config.api_version"] = "Like 'v21.0'."
+        if not isinstance(config.get("feedback_buttons", False), bool):
+            errors["config.feedback_buttons"] = "true or false."
         for key in ("access_token", "app_secret"):
             if not (isinstance(secrets.get(key), str) and secrets[key]):
                 errors[f"secrets.{key}"] = "Required."
@@ -107,6 +114,23 @@ class WhatsAppTransport(Transport):
         return [provider_id]
 
     def send_text(self, out: Outbound, text: str, *, index: int) -> str:
+        if (
+            out.rate_message_id
+            and index == len(out.bubbles) - 1
+            and self.config.get("feedback_buttons")
+            and len(text) <= _INTERACTIVE_BODY_MAX
+        ):
+            buttons = [
+                {"type": "reply", "reply": {"id": rating_payload(value, out.rate_message_id), "title": title}}
+                for value, title in (("up", "👍"), ("down", "👎"))
+            ]
+            return self._post(
+                {
+                    "to": out.recipient,
+                    "type": "interactive",
+                    "interactive": {"type": "button", "body": {"text": text}, "action": {"buttons": buttons}},
+                }
+            )
         return self._post({"to": out.recipient, "type": "text", "text": {"preview_url": False, "body": text}})
 
     def map_error(self, exc: OutboundError) -> TransportError:
@@ -136,6 +160,15 @@ class WhatsAppTransport(Transport):
         if not hmac.compare_digest(header[len("sha256=") :], expected):
             raise InboundRejected("X-Hub-Signature-256 does not match the body.", status=403)
 
+    def parse_ratings(self, request: HttpRequest, payload: Any) -> list[InboundRating]:
+        found = []
+        for msg in _messages(payload):
+            reply = (msg.get("interactive") or {}).get("button_reply") if msg.get("type") == "interactive" else None
+            parsed = parse_rating_payload((reply or {}).get("id"))
+            if parsed and msg.get("from"):
+                found.append(InboundRating(user_id=str(msg["from"]), value=parsed[0], message_id=parsed[1]))
+        return found
+
     def parse(self, request: HttpRequest, payload: Any) -> list[InboundMessage]:
         found = []
         for entry in payload.get("entry", []) if isinstance(payload, dict) else []:
@@ -164,3 +197,17 @@ class WhatsAppTransport(Transport):
                         )
                     )
         return found
+
+
+_INTERACTIVE_BODY_MAX = 1024  # an interactive message's body text, per the Cloud API reference
+
+
+def _messages(payload: Any) -> list[dict]:
+    """Every message object in a webhook payload (``entry[].changes[].value.messages[]``)."""
+    found = []
+    for entry in payload.get("entry", []) if isinstance(payload, dict) else []:
+        for change in entry.get("changes", []) if isinstance(entry, dict) else []:
+            value = change.get("value") if isinstance(change, dict) else None
+            if isinstance(value, dict):
+                found.extend(m for m in value.get("messages", []) if isinstance(m, dict))
+    return found

@@ -26,6 +26,12 @@ HANDLERS: dict[str, str] = {
 EXTERNAL_KINDS = ("image-to-3d", "text-to-3d", "text-to-image")
 
 
+def register(kind: str, dotted_path: str) -> None:
+    """Add a handler that lives in an app to the right of ``jobs`` (which may not be
+    imported from here): that app calls this from its ``AppConfig.ready``."""
+    HANDLERS.setdefault(kind, dotted_path)
+
+
 def kind_choices() -> list[tuple[str, str]]:
     return [(k, k) for k in (*HANDLERS, *EXTERNAL_KINDS)]
 

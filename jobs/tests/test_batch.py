@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from jobs import services
 from jobs.models import Artifact, Job, JobEvent, JobStatus
 
 pytestmark = pytest.mark.django_db
@@ -169,3 +170,31 @@ def test_it_records_each_items_input_artifacts(client_a, catalog, local_files):
     jobs = resp.json()["jobs"]
     assert [[a["key"] for a in j["artifacts"]] for j in jobs] == [[keys[0]], [], [keys[1]]]
     assert Artifact.objects.filter(kind=Artifact.Kind.INPUT).count() == 2
+
+
+def test_it_keeps_each_items_own_values(tenant, catalog):
+    items = [
+        {"model": "echo", "prompt": "one", "idempotency_key": "k1"},
+        {"model": "text-gen-default", "prompt": "two", "input_params": {"temperature": 0.2}},
+        {"model": "dreamfusion-sd", "prompt": "three", "webhook_url": "https://example.com/hook"},
+    ]
+    jobs = [job for job, _ in services.job_submit_batch(tenant=tenant, items=items)]
+    stored = {j.pk: j for j in Job.objects.filter(pk__in=[j.pk for j in jobs]).select_related("model")}
+    assert [stored[j.pk].prompt for j in jobs] == ["one", "two", "three"]
+    assert [stored[j.pk].model.slug for j in jobs] == ["echo", "text-gen-default", "dreamfusion-sd"]
+    assert stored[jobs[0].pk].idempotency_key == "k1" and stored[jobs[1].pk].idempotency_key == ""
+    assert stored[jobs[1].pk].input_params == {"temperature": 0.2, "max_tokens": 512}
+    assert stored[jobs[2].pk].webhook_url == "https://example.com/hook"
+    # internal jobs record their wake-up; the external one waits for a worker's claim
+    assert stored[jobs[0].pk].enqueued_at is not None and stored[jobs[2].pk].enqueued_at is None
+    assert [stored[j.pk].request_hash for j in jobs] == [j.request_hash for j in jobs]
+    events = JobEvent.objects.filter(job__in=jobs).values_list("kind", "status", "message")
+    assert list(events) == [("status", JobStatus.QUEUED, "Job submitted.")] * 3
+
+
+def test_it_takes_a_batch_of_external_jobs_with_no_wake_up_time(tenant, catalog):
+    items = [{"model": "dreamfusion-sd", "prompt": "a chair"}, {"model": "dreamfusion-sd", "prompt": "a table"}]
+    jobs = [job for job, _ in services.job_submit_batch(tenant=tenant, items=items)]
+    stored = Job.objects.filter(pk__in=[j.pk for j in jobs])
+    assert sorted(stored.values_list("prompt", flat=True)) == ["a chair", "a table"]
+    assert list(stored.values_list("enqueued_at", flat=True)) == [None, None]

@@ -13,6 +13,7 @@ import pytest
 from django.utils import timezone
 
 from jobs import services
+from jobs.handlers.base import JobCanceled
 from jobs.handlers.sentiment import lexicon_score
 from jobs.models import Job, JobEvent, JobStatus
 from siganteng.testing import Reply, run_concurrently, wait_until
@@ -225,25 +226,22 @@ def test_a_run_writes_exactly_the_running_and_succeeded_transitions(catalog, ten
 
 
 def test_a_claim_loses_when_the_row_changed_after_it_was_read(catalog, tenant, monkeypatch):
-    """Two runners woken for the same job: both read it QUEUED, only the first UPDATE
-    matches; the loser writes no event and runs nothing. (On PostgreSQL the claim is one
-    statement, with no window between reading and updating; the next test covers it.)"""
-    from django.db import connection
+    """Two runners woken for the same job: both read it QUEUED, only the first conditional
+    update matches; the loser writes no event and runs nothing."""
+    from jobs.services import lifecycle
 
-    if connection.vendor == "postgresql":
-        pytest.skip("the claim reads and updates in one statement on PostgreSQL")
     job = _submit(tenant, "echo", "hi")
-    real_update = services._update_with_event
+    real_transition = lifecycle.transition
     raced = {}
 
-    def race_then_update(job_id, **kw):
+    def race_then_transition(job_id, **kw):
         if not raced:  # the other runner claims between this runner's read and its update
             raced["claim"] = None
-            monkeypatch.setattr(services, "_update_with_event", real_update)
+            monkeypatch.setattr(lifecycle, "transition", real_transition)
             raced["claim"] = services.job_claim(job_id=job.pk, worker_id="other")
-        return real_update(job_id, **kw)
+        return real_transition(job_id, **kw)
 
-    monkeypatch.setattr(services, "_update_with_event", race_then_update)
+    monkeypatch.setattr(lifecycle, "transition", race_then_transition)
     assert services.job_claim(job_id=job.pk, worker_id="me") is None
     job.refresh_from_db()
     assert raced["claim"] is not None and job.worker_id == "other" and job.attempts == 1
@@ -266,9 +264,33 @@ def test_progress_from_a_runner_that_lost_its_lease_is_refused(catalog, tenant):
     claimed, token = services.job_claim(job_id=job.pk)
     services.job_progress(job_id=job.pk, token=token, percent=40, message="half")
     services.job_cancel(job=claimed)
-    with pytest.raises(services.JobCanceled):
+    with pytest.raises(JobCanceled):
         services.job_progress(job_id=job.pk, token=token, percent=60)
     assert not services.job_succeed(job_id=job.pk, token=token, result={"text": "late"})
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELED and job.progress_percent == 40 and job.result is None
     assert list(job.events.order_by("id").values_list("kind", flat=True)) == ["status", "status", "progress", "status"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_runs_a_job_in_autocommit_as_a_cluster_worker_does(tenant, catalog):
+    """No transaction open around the runner: the claim, the progress reports and the
+    completion each commit on their own; the job ends SUCCEEDED with every event."""
+    from django.db import connection
+
+    job, _ = services.job_submit(
+        tenant=tenant, model_slug="echo", prompt="steps", input_params={"delay_seconds": 0.01, "steps": 2}
+    )
+    assert connection.get_autocommit()
+    assert services.job_run(job_id=str(job.pk)) == JobStatus.SUCCEEDED
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.progress_percent, job.result) == ("SUCCEEDED", 1, 100, {"text": "steps"})
+    events = list(JobEvent.objects.filter(job=job).order_by("id").values_list("kind", "status", "progress_percent"))
+    assert events == [
+        ("status", "QUEUED", None),
+        ("status", "RUNNING", None),
+        ("progress", "", 50),
+        ("progress", "", 99),
+        ("status", "SUCCEEDED", None),
+    ]
+    assert services.job_run(job_id=str(job.pk)) is None  # a duplicate wake-up changes nothing

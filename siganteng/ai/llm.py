@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Iterator
 
+from siganteng import metrics
 from siganteng.ai.base import LLMRequest, LLMResponse, ProviderError, StreamEvent
 from siganteng.ai.registry import get_llm
 
@@ -45,8 +47,12 @@ def generate(
 ) -> LLMResponse:
     """Answer ``request`` with ``provider``; on a transient failure use ``fallback``
     (with ``fallback_model`` or its default model). Raises :class:`ProviderError`."""
+    started = time.perf_counter()
+    outcome = "error"
     try:
-        return get_llm(provider).generate(_prepared(request, provider))
+        response = get_llm(provider).generate(_prepared(request, provider))
+        outcome = "ok"
+        return response
     except ProviderError as exc:
         if not _should_fall_back(exc, provider, fallback):
             raise
@@ -54,7 +60,10 @@ def generate(
         fallback_request = _with_model(request, fallback_model or default_model(fallback))
         response = get_llm(fallback).generate(fallback_request)
         response.fallback_from = provider
+        outcome = "fallback"
         return response
+    finally:
+        metrics.llm_call(provider=provider, outcome=outcome, seconds=time.perf_counter() - started)
 
 
 def stream(
@@ -67,17 +76,25 @@ def stream(
     answers together, so a later failure is raised to the caller instead.
     """
     started = False
+    clock = time.perf_counter()
+    outcome = "error"
     try:
-        for event in get_llm(provider).stream(_prepared(request, provider)):
-            started = True
+        try:
+            for event in get_llm(provider).stream(_prepared(request, provider)):
+                started = True
+                yield event
+            outcome = "ok"
+            return
+        except ProviderError as exc:
+            if started or not _should_fall_back(exc, provider, fallback):
+                raise
+            log.warning("LLM provider %s failed (%s); streaming from fallback %s", provider, exc, fallback)
+        fallback_request = _with_model(request, fallback_model or default_model(fallback))
+        for event in get_llm(fallback).stream(fallback_request):
+            if event.response is not None:
+                event.response.fallback_from = provider
             yield event
-        return
-    except ProviderError as exc:
-        if started or not _should_fall_back(exc, provider, fallback):
-            raise
-        log.warning("LLM provider %s failed (%s); streaming from fallback %s", provider, exc, fallback)
-    fallback_request = _with_model(request, fallback_model or default_model(fallback))
-    for event in get_llm(fallback).stream(fallback_request):
-        if event.response is not None:
-            event.response.fallback_from = provider
-        yield event
+        outcome = "fallback"
+    finally:
+        # The whole stream, first token to last, as the customer waits for it.
+        metrics.llm_call(provider=provider, outcome=outcome, seconds=time.perf_counter() - clock)

@@ -23,6 +23,7 @@ PARAMS = frozenset(
         "source_id",
         "tool_id",
         "conversation_id",
+        "message_id",
         "channel_id",
         "followup_id",
         "job_id",
@@ -98,6 +99,7 @@ def seed_tenant(client, tenant) -> Seeded:
         "conversation",
     )
     ids["conversation_id"] = str(chat["conversation_id"])
+    ids["message_id"] = str(chat["message_id"])
 
     channel = _ok(
         client.post(

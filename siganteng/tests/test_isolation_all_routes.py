@@ -40,6 +40,7 @@ BODIES: dict[tuple[str, str], dict] = {
     ("post", "workers/jobs/<uuid:job_id>/upload-ticket"): {"filename": "out.txt", "content_type": "text/plain"},
     ("post", "workers/jobs/<uuid:job_id>/complete"): {"result": {"text": "done"}},
     ("post", "workers/jobs/<uuid:job_id>/fail"): {"error": "boom"},
+    ("post", "messages/<uuid:message_id>/feedback"): {"value": "down", "comment": "Taken over."},
 }
 
 
@@ -127,6 +128,9 @@ def test_it_leaves_tenant_a_untouched_after_b_tried_every_route(world, make_clie
             assert after.content == before[route].content, f"B changed A's {route}"
     assert ApiKey.objects.get(pk=seeded_a.ids["key_id"]).revoked_at is None
     assert Tenant.objects.get(pk="acme").persona != "Taken over."
+    from chat.models import Feedback
+
+    assert not Feedback.objects.filter(message_id=seeded_a.ids["message_id"]).exists()
 
 
 @pytest.mark.parametrize("route", LIST_ROUTES)

@@ -124,3 +124,16 @@ def test_it_refuses_to_start_on_malformed_configuration():
     bad_combo = _manage("check", SECRET_KEY="x", Q_TIMEOUT="500", Q_RETRY="100")
     assert bad_combo.returncode != 0 and "siganteng.E001" in bad_combo.stderr
     assert _manage("check", SECRET_KEY="x").returncode == 0
+
+
+def test_it_prepares_statements_on_the_server_only_when_asked():
+    """psycopg's own prepare_threshold, off by default: named prepared statements collide
+    behind a pooler in transaction mode."""
+    show = "from django.conf import settings; print(settings.DATABASES['default'].get('OPTIONS', {}))"
+    url = "postgres://nobody@127.0.0.1:5432/unused"
+    default = _manage("shell", "-c", show, SECRET_KEY="x", DATABASE_URL=url)
+    assert default.returncode == 0, default.stderr
+    assert "prepare_threshold" not in default.stdout
+    asked = _manage("shell", "-c", show, SECRET_KEY="x", DATABASE_URL=url, DB_PREPARE_THRESHOLD="5")
+    assert asked.returncode == 0, asked.stderr
+    assert "'prepare_threshold': 5" in asked.stdout

@@ -25,6 +25,7 @@ class TelegramAPI:
         self.ids = itertools.count(1000)
         self.sent: list[dict] = []  # sendMessage bodies in arrival order
         self.calls: list[str] = []  # method names in arrival order
+        self.answered: list[dict] = []  # answerCallbackQuery bodies
         self.fail_next: list[Reply] = []
         self._lock = threading.Lock()
 
@@ -37,7 +38,9 @@ class TelegramAPI:
             if self.fail_next:
                 return self.fail_next.pop(0)
             body = req.json()
-            if method == "sendChatAction":
+            if method in ("sendChatAction", "answerCallbackQuery"):
+                if method == "answerCallbackQuery":
+                    self.answered.append(body)
                 return Reply(200, {"ok": True, "result": True})
             if method != "sendMessage":
                 return Reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
@@ -127,6 +130,30 @@ def telegram_update(*, update_id: int, message_id: int, chat_id: int, text: str)
             "chat": {"id": chat_id, "first_name": "Budi", "type": "private"},
         },
     }
+
+
+def telegram_callback(*, update_id: int, chat_id: int, data: str, query_id: str = "4382bfdwdsb323b2d9") -> dict:
+    """An update carrying a ``callback_query``: a tap on an inline keyboard button."""
+    return {
+        "update_id": update_id,
+        "callback_query": {
+            "id": query_id,
+            "from": {"id": chat_id, "is_bot": False, "first_name": "Budi"},
+            "message": {"message_id": 1001, "date": 1700000000, "chat": {"id": chat_id, "type": "private"}},
+            "chat_instance": "-8167713826453547000",
+            "data": data,
+        },
+    }
+
+
+def whatsapp_button_reply(*, wamid: str, wa_id: str, button_id: str, title: str) -> dict:
+    """A webhook carrying a tap on an interactive message's reply button."""
+    body = whatsapp_webhook(wamid=wamid, wa_id=wa_id, text="")
+    message = body["entry"][0]["changes"][0]["value"]["messages"][0]
+    message.pop("text", None)
+    message["type"] = "interactive"
+    message["interactive"] = {"type": "button_reply", "button_reply": {"id": button_id, "title": title}}
+    return body
 
 
 def whatsapp_webhook(*, wamid: str, wa_id: str, text: str, phone_number_id: str = "106540352242922") -> dict:

@@ -35,6 +35,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         self._stopping = False
         self._signal = 0
+        _clear_metrics(Path(settings.METRICS_DIR))
         web_cmd = [
             sys.executable,
             "-m",
@@ -53,8 +54,9 @@ class Command(BaseCommand):
             "120",
             "--graceful-timeout",
             str(int(options["grace"])),
-            "--access-logfile",
-            "-",
+            # No gunicorn access log: its lines carry raw paths, and channel webhook paths
+            # carry the channel's secret. Each request is counted and timed by route in
+            # /metrics, and the app's own log lines carry the request id.
         ]
         cluster_cmd = [sys.executable, "manage.py", "qcluster"]
         # Follow-ups due now are claimed within FOLLOWUP_DISPATCH_INTERVAL, not once a minute.
@@ -110,6 +112,14 @@ class Command(BaseCommand):
                 proc.wait(timeout=5)
             # Leftovers of the group (qcluster's worker processes) go too.
             _signal_group(proc, signal.SIGKILL)
+
+
+def _clear_metrics(directory: Path) -> None:
+    """Start the metrics from zero: the files left by the previous run's processes would
+    otherwise be added to this run's (prometheus-client's multiprocess mode)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for leftover in directory.glob("*.db"):
+        leftover.unlink(missing_ok=True)
 
 
 def _wait(proc: subprocess.Popen, deadline: float, repeat: int | None) -> bool:
