@@ -12,8 +12,7 @@ from chat.models import Tool
 from chat.signals import tools_changed
 from siganteng import webhooks
 from tenants.models import Tenant
-
-DEMO_TENANT = "demo"
+from tenants.seed import DEMO_TENANT_ID
 
 DEMO_TOOL = {
     "name": "shipping_quote",
@@ -32,7 +31,7 @@ DEMO_TOOL = {
 
 
 def run(stdout: TextIO | None = None) -> None:
-    tenant = Tenant.objects.filter(pk=DEMO_TENANT).first()
+    tenant = Tenant.objects.filter(pk=DEMO_TENANT_ID).first()
     if tenant is None:
         if stdout:
             stdout.write("chat: no 'demo' tenant yet; shipping-quote tool not registered\n")

@@ -1,4 +1,4 @@
-"""Chat operations: answer a customer message, compose a staff-instructed message, tools.
+"""Chat operations: answer a customer message, compose a staff-instructed message.
 
 :func:`reply` is the orchestrator every entry point uses (the chat API, its stream, the
 OpenAI-compatible endpoint, the channel webhooks): spend gate → retrieval → prompt →
@@ -8,6 +8,11 @@ the prompt that was sent, timings) and the daily usage roll-up.
 
 Nothing is written when the reply fails (budget, provider error): the caller gets an
 :class:`~siganteng.errors.ApiError` and may retry the same message.
+
+:func:`reply`, :func:`reply_stream` and :func:`compose` are one pipeline: a turn built
+by :func:`_build_turn`, run by :func:`_run` (a generator of deltas ending with the
+result), drained by :func:`_drain` when nothing streams. Tool registration lives in
+:mod:`chat.tool_services`.
 """
 
 from __future__ import annotations
@@ -18,20 +23,20 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import jsonschema
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from chat import bubbles as bubble_splitter
 from chat import handoff, selectors, tools, usage
 from chat import prompt as prompt_builder
-from chat.models import CONVERSATION_CHANNELS, Channel, Conversation, Message, Tool
+from chat.models import CONVERSATION_CHANNELS, Channel, Conversation, Message
 from chat.prompt import ChannelRules
+from knowledge import services as knowledge_services
 from siganteng import metrics
 from siganteng.ai import llm
 from siganteng.ai.base import ChatMessage, ContextPassage, LLMRequest, LLMResponse, ProviderError, Usage
-from siganteng.errors import ApiError, Conflict, Unavailable, UpstreamError, field_error
+from siganteng.errors import ApiError, Unavailable, UpstreamError, field_error
 from tenants.models import Tenant
 
 CHANNELS = tuple(c for c, _ in CONVERSATION_CHANNELS)
@@ -90,8 +95,6 @@ def channel_rules(channel: str) -> ChannelRules:
 
 def _retrieve(tenant: Tenant, query: str) -> tuple[list[ContextPassage], dict[str, str]]:
     """Passages for ``query`` and their documents' external ids (by passage id)."""
-    from knowledge import services as knowledge_services  # the knowledge app's public interface
-
     k = settings.CHAT_RETRIEVAL_K
     if k <= 0 or not query.strip():
         return [], {}
@@ -189,6 +192,23 @@ def _provider_failure(exc: ProviderError) -> ApiError:
     if exc.permanent:
         return UpstreamError(f"The language model failed: {exc}", code="provider_error")
     return Unavailable(f"The language model failed: {exc}", code="provider_unavailable")
+
+
+@dataclass
+class _Answer:
+    """What the model produced for a turn, ready to be stored by :func:`_persist`."""
+
+    conversation: Conversation | None  # None: the turn opens a new conversation
+    response: LLMResponse  # the last model response (the one that answered)
+    text: str
+    bubbles: list[str]
+    sources: list[dict]
+    usage: Usage  # summed over every model call of the turn (tool rounds included)
+    cost: Decimal
+    prompt: prompt_builder.Prompt
+    tool_log: list[dict]
+    timings: dict[str, float]
+    started: float  # perf_counter() at the start of the turn
 
 
 def _run(turn: _Turn, *, stream: bool) -> Iterator[Delta | ReplyResult]:
@@ -313,12 +333,24 @@ def _run(turn: _Turn, *, stream: bool) -> Iterator[Delta | ReplyResult]:
             f"The model had nothing to say for this instruction ({response.provider}: "
             f"{'nothing found' if response.no_answer else NO_MESSAGE}).",
         )
-    bubble_list = bubble_splitter.split(text, limit=turn.max_chars or rules.max_chars, max_bubbles=tenant.max_bubbles)
-    cost = usage.cost_for(response.model, total)
-    sources = _sources(passages, response.citations, external_ids)
     try:
         result = _persist(
-            turn, conversation, response, text, bubble_list, sources, total, cost, prompt, tool_log, timings, started
+            turn,
+            _Answer(
+                conversation=conversation,
+                response=response,
+                text=text,
+                bubbles=bubble_splitter.split(
+                    text, limit=turn.max_chars or rules.max_chars, max_bubbles=tenant.max_bubbles
+                ),
+                sources=_sources(passages, response.citations, external_ids),
+                usage=total,
+                cost=usage.cost_for(response.model, total),
+                prompt=prompt,
+                tool_log=tool_log,
+                timings=timings,
+                started=started,
+            ),
         )
     except handoff.BotSilenced:  # HANDOFF hook: a person took over while the model wrote
         yield _early_result(handoff.hold(turn, conversation))
@@ -351,21 +383,13 @@ def _early_result(early: handoff.Early) -> ReplyResult:
     )
 
 
-def _persist(
-    turn: _Turn,
-    conversation: Conversation | None,
-    response: LLMResponse,
-    text: str,
-    bubble_list: list[str],
-    sources: list[dict],
-    total: Usage,
-    cost: Decimal,
-    prompt: prompt_builder.Prompt,
-    tool_log: list[dict],
-    timings: dict[str, float],
-    started: float,
-) -> ReplyResult:
+def _persist(turn: _Turn, answer: _Answer) -> ReplyResult:
+    """Store the turn in one transaction: the conversation (opened when new), the user
+    Message (unless compose() or already stored), the assistant Message with its tokens,
+    cost, latency, prompt and timings, and the daily usage roll-up."""
     tenant = turn.tenant
+    conversation = answer.conversation
+    response, total = answer.response, answer.usage
     now = timezone.now()
     with transaction.atomic():
         created = conversation is None
@@ -389,18 +413,12 @@ def _persist(
                 content=turn.text,
                 external_id=turn.external_id,
             )
-            if not created:
-                # The customer answered: follow-ups waiting for an answer are moot. (Channel
-                # webhooks do this on arrival, before passing ``user_message``.)
-                from followups.services import followups_cancel_on_reply
-
-                followups_cancel_on_reply(conversation=conversation)
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        timings = {k: round(v, 2) for k, v in timings.items()}
+        elapsed_ms = (time.perf_counter() - answer.started) * 1000
+        timings = {k: round(v, 2) for k, v in answer.timings.items()}
         timings["other_ms"] = round(max(0.0, elapsed_ms - sum(timings.values())), 2)
-        metadata: dict[str, Any] = {"prompt": prompt.as_dict(with_system=False), "timings": timings}
-        if tool_log:
-            metadata["tool_calls"] = tool_log
+        metadata: dict[str, Any] = {"prompt": answer.prompt.as_dict(with_system=False), "timings": timings}
+        if answer.tool_log:
+            metadata["tool_calls"] = answer.tool_log
         if response.label:
             metadata["label"] = response.label
         if response.fallback_from:
@@ -411,19 +429,20 @@ def _persist(
             tenant=tenant,
             conversation=conversation,
             role="assistant",
-            content=text,
-            bubbles=bubble_list,
-            sources=sources,
+            content=answer.text,
+            bubbles=answer.bubbles,
+            sources=answer.sources,
             provider=response.provider,
             model=response.model,
             tokens_in=total.input_tokens,
             tokens_out=total.output_tokens,
-            cost=cost,
+            cost=answer.cost,
             latency_ms=int(elapsed_ms),
             metadata=metadata,
         )
         updates: dict[str, Any] = {"updated_at": now}
-        if user_message is not None:
+        if user_message is not None and turn.stored_user_message is None:
+            # A channel webhook recorded the arrival of a stored message already.
             updates["last_customer_message_at"] = now
         if turn.locale and conversation.locale != turn.locale:
             updates["locale"] = turn.locale
@@ -431,12 +450,14 @@ def _persist(
             Conversation.objects.filter(pk=conversation.pk).update(**updates)
             for key, value in updates.items():
                 setattr(conversation, key, value)
-        usage.usage_record(tenant=tenant, provider=response.provider, model=response.model, usage=total, cost=cost)
+        usage.usage_record(
+            tenant=tenant, provider=response.provider, model=response.model, usage=total, cost=answer.cost
+        )
     usage_dict = {
         "input_tokens": total.input_tokens,
         "output_tokens": total.output_tokens,
         "total_tokens": total.total_tokens,
-        "cost": str(cost),
+        "cost": str(answer.cost),
         "latency_ms": message.latency_ms,
     }
     if response.label:
@@ -445,7 +466,7 @@ def _persist(
     timings = {
         **timings,
         "other_ms": round(
-            (time.perf_counter() - started) * 1000
+            (time.perf_counter() - answer.started) * 1000
             - timings["retrieval_ms"]
             - timings["provider_ms"]
             - timings["tools_ms"],
@@ -455,31 +476,38 @@ def _persist(
     return ReplyResult(
         conversation=conversation,
         message=message,
-        bubbles=bubble_list,
-        sources=sources,
+        bubbles=answer.bubbles,
+        sources=answer.sources,
         usage=usage_dict,
         provider=response.provider,
         model=response.model,
         user_message=user_message,
         timings=timings,
-        prompt={**metadata["prompt"], "system": prompt.system},
+        prompt={**metadata["prompt"], "system": answer.prompt.system},
     )
 
 
-def _turn(
+def _build_turn(
     *,
     tenant: Tenant,
-    user_id: str,
-    channel: str,
     text: str,
-    conversation: Conversation | None,
-    channel_ref: Channel | None,
-    locale: str | None,
-    external_id: str,
-    max_chars: int | None,
-    history: list[ChatMessage] | None,
-    caller_instructions: str,
+    user_id: str = "",
+    channel: str = "",
+    conversation: Conversation | None = None,
+    channel_ref: Channel | None = None,
+    locale: str | None = None,
+    external_id: str = "",
+    max_chars: int | None = None,
+    history: list[ChatMessage] | None = None,
+    caller_instructions: str = "",
+    user_message: Message | None = None,
+    instruction: str = "",
 ) -> _Turn:
+    """The one turn builder behind reply(), reply_stream() and compose(): fills what the
+    conversation already knows (user, channel, locale) and validates; raises ApiError 400
+    naming the field, 404 for another tenant's conversation."""
+    if user_message is not None and conversation is None:
+        conversation = user_message.conversation
     if conversation is not None:
         user_id = user_id or conversation.user_id
         channel = conversation.channel
@@ -487,20 +515,36 @@ def _turn(
     _validate(tenant=tenant, user_id=user_id, channel=channel, text=text, conversation=conversation)
     if max_chars is not None and max_chars < 1:
         raise field_error("max_chars", "Must be at least 1.")
-    resolved_locale = locale or (conversation.locale if conversation else "") or tenant.locale
+    if user_message is not None and (
+        user_message.tenant_id != tenant.pk or user_message.conversation_id != conversation.pk
+    ):
+        raise field_error("user_message", "Must be a message of this conversation.")
     return _Turn(
         tenant=tenant,
         conversation=conversation,
         user_id=user_id,
         channel=channel,
         channel_ref=channel_ref,
-        locale=resolved_locale,
+        locale=locale or (conversation.locale if conversation else "") or tenant.locale,
         text=text.strip(),
         external_id=external_id,
         max_chars=max_chars,
         history=history,
         caller_instructions=caller_instructions,
+        instruction=instruction,
+        stored_user_message=user_message,
     )
+
+
+def _drain(turn: _Turn) -> ReplyResult:
+    """Run a turn without streaming and return its result."""
+    result = None
+    for item in _run(turn, stream=False):
+        if isinstance(item, ReplyResult):
+            result = item
+    if result is None:  # _run always ends with its result or raises
+        raise RuntimeError("The turn ended without a result.")
+    return result
 
 
 def reply(
@@ -529,9 +573,7 @@ def reply(
     for stateless callers that send the whole exchange (OpenAI-style). ``max_chars``
     overrides the channel's bubble limit. Raises ApiError: 402 ``budget_exceeded``,
     502/503 on provider failures, 400 naming the field on bad input."""
-    if user_message is not None and conversation is None:
-        conversation = user_message.conversation
-    turn = _turn(
+    turn = _build_turn(
         tenant=tenant,
         user_id=user_id,
         channel=channel,
@@ -543,17 +585,9 @@ def reply(
         max_chars=max_chars,
         history=history,
         caller_instructions=caller_instructions,
+        user_message=user_message,
     )
-    if user_message is not None:
-        if user_message.tenant_id != tenant.pk or user_message.conversation_id != turn.conversation.pk:
-            raise field_error("user_message", "Must be a message of this conversation.")
-        turn.stored_user_message = user_message
-    result = None
-    for item in _run(turn, stream=False):
-        if isinstance(item, ReplyResult):
-            result = item
-    assert result is not None
-    return result
+    return _drain(turn)
 
 
 def reply_stream(
@@ -575,7 +609,7 @@ def reply_stream(
 
     Validation and the spend gate run before this returns, so a refusal is an ordinary
     error response rather than a broken stream."""
-    turn = _turn(
+    turn = _build_turn(
         tenant=tenant,
         user_id=user_id,
         channel=channel,
@@ -600,97 +634,13 @@ def compose(*, tenant: Tenant, conversation: Conversation, instruction: str) -> 
     in a message they did not ask for."""
     if not instruction.strip():
         raise field_error("instruction", "This field is required.")
-    if conversation.tenant_id != tenant.pk:
-        raise ApiError("Not found.", code="not_found", status_code=404)
-    history = selectors.history(conversation=conversation, token_budget=settings.CHAT_HISTORY_TOKENS)
     text = (
         "[Instruction from staff, not a message from the customer] Write the next message to send to the "
         f"customer now, following this instruction: {instruction.strip()} "
         f"If you have nothing useful to tell the customer, answer only {NO_MESSAGE}."
     )
-    turn = _Turn(
-        tenant=tenant,
-        conversation=conversation,
-        user_id=conversation.user_id,
-        channel=conversation.channel,
-        channel_ref=conversation.channel_ref,
-        locale=conversation.locale or tenant.locale,
-        text=text,
-        external_id="",
-        max_chars=None,
-        history=history,
-        caller_instructions="",
-        instruction=instruction.strip(),
-    )
-    result = None
-    for item in _run(turn, stream=False):
-        if isinstance(item, ReplyResult):
-            result = item
-    assert result is not None
-    return result
-
-
-# --- tools ---------------------------------------------------------------------------
-
-TOOL_FIELDS = ("name", "description", "parameters", "url", "signing_secret", "timeout_seconds", "enabled")
-
-
-def _check_tool_fields(fields: dict[str, Any]) -> None:
-    if "parameters" in fields:
-        try:
-            tools.check_schema(fields["parameters"])
-        except jsonschema.SchemaError as exc:
-            raise field_error("parameters", f"Not a valid JSON Schema: {exc.message}") from None
-
-
-def tool_create(
-    *,
-    tenant: Tenant,
-    name: str,
-    description: str,
-    url: str,
-    parameters: dict | None = None,
-    signing_secret: str = "",
-    timeout_seconds: float = 10.0,
-    enabled: bool = True,
-) -> Tool:
-    """Register an HTTP tool. Names are unique per tenant (409 otherwise)."""
-    parameters = parameters if parameters is not None else {"type": "object", "properties": {}}
-    _check_tool_fields({"parameters": parameters})
-    try:
-        with transaction.atomic():
-            return Tool.objects.create(
-                tenant=tenant,
-                name=name,
-                description=description,
-                url=url,
-                parameters=parameters,
-                signing_secret=signing_secret,
-                timeout_seconds=timeout_seconds,
-                enabled=enabled,
-            )
-    except IntegrityError:
-        raise Conflict(f"A tool named {name!r} already exists.", fields={"name": ["Already exists."]}) from None
-
-
-def tool_update(*, tool: Tool, **fields: Any) -> Tool:
-    """Change the given fields of ``tool`` (names as in :data:`TOOL_FIELDS`)."""
-    unknown = set(fields) - set(TOOL_FIELDS)
-    if unknown:
-        raise ValueError(f"unknown tool fields: {unknown}")
-    _check_tool_fields(fields)
-    for key, value in fields.items():
-        setattr(tool, key, value)
-    try:
-        with transaction.atomic():
-            tool.save()
-    except IntegrityError:
-        raise Conflict("A tool with this name already exists.", fields={"name": ["Already exists."]}) from None
-    return tool
-
-
-def tool_delete(*, tool: Tool) -> None:
-    tool.delete()
+    turn = _build_turn(tenant=tenant, conversation=conversation, text=text, instruction=instruction.strip())
+    return _drain(turn)
 
 
 __all__ = [
@@ -701,7 +651,4 @@ __all__ = [
     "compose",
     "reply",
     "reply_stream",
-    "tool_create",
-    "tool_delete",
-    "tool_update",
 ]

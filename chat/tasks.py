@@ -1,5 +1,8 @@
-"""django-q2 entry points for human handoff: tell staff, deliver staff replies and
-helpdesk events, and the periodic sweep (due notifications, idle release, lost events)."""
+"""django-q2 entry points of the chat app: human handoff (tell staff, deliver staff
+replies and helpdesk events, the periodic sweep for due notifications, idle release and
+lost events) and the app's schedules, where the schedule registry
+(``siganteng.schedules``) looks for them. The channels' own tasks live in
+``chat/channels/tasks.py``."""
 
 from __future__ import annotations
 
@@ -25,7 +28,11 @@ from siganteng.queue import enqueue_now
 
 logger = logging.getLogger(__name__)
 
-SCHEDULES = [("chat.handoff-sweep", "chat.tasks.sweep", 1)]
+SCHEDULES = [
+    # (name, dotted function, minutes between runs)
+    ("chat.handoff-sweep", "chat.tasks.sweep", 1),
+    ("channels-inbound-reconcile", "chat.channels.tasks.reconcile_inbound", 1),
+]
 
 EVENT_MAX_ATTEMPTS = 6
 

@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat import feedback, handoff_views, selectors, services
+from chat import feedback, handoff_views, selectors, services, tool_services
 from chat.models import Conversation, Feedback, Message, Tool
 from chat.serializers import (
     CHANNEL_CHOICES,
@@ -288,7 +288,7 @@ class ToolListView(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         _check_url_scheme(data.validated_data["url"])
-        tool = services.tool_create(tenant=tenant, **data.validated_data)
+        tool = tool_services.tool_create(tenant=tenant, **data.validated_data)
         return Response(ToolSerializer(tool).data, status=status.HTTP_201_CREATED)
 
 
@@ -318,12 +318,12 @@ class ToolDetailView(APIView):
         data.is_valid(raise_exception=True)
         if "url" in data.validated_data:
             _check_url_scheme(data.validated_data["url"])
-        tool = services.tool_update(tool=tool, **data.validated_data)
+        tool = tool_services.tool_update(tool=tool, **data.validated_data)
         return Response(ToolSerializer(tool).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, tool_id: str):
-        services.tool_delete(tool=get_owned_or_404(Tool, request_tenant(request), pk=tool_id))
+        tool_services.tool_delete(tool=get_owned_or_404(Tool, request_tenant(request), pk=tool_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -6,6 +6,7 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from chat.models import Channel, Conversation, Message
@@ -17,7 +18,8 @@ class FollowUp(models.Model):
 
     Life cycle: SCHEDULED → (claimed by the dispatcher) SENDING → SENT, or back to
     SCHEDULED with a later ``run_at`` after a transient error, or FAILED / SKIPPED with a
-    ``reason``; CANCELED by the API, staff or a customer reply (``cancel_on_reply``).
+    ``reason``; CANCELED by the API, staff or a customer reply (``cancel_on_reply``: the
+    conversation's ``last_customer_message_at`` is later than ``scheduled_at``).
     ``request_started_at`` is written just before the first request of an attempt leaves:
     a SENDING row past its lease with it set may have been delivered, so it is FAILED with
     ``outcome_unknown`` and ``needs_review`` for staff instead of being sent again.
@@ -46,6 +48,11 @@ class FollowUp(models.Model):
     prompt = models.TextField(blank=True, help_text="An instruction the LLM turns into a message at send time.")
     respect_working_hours = models.BooleanField(default=True)
     cancel_on_reply = models.BooleanField(default=True)
+    scheduled_at = models.DateTimeField(
+        default=timezone.now,
+        help_text="When it was scheduled or last rescheduled: a customer message after it cancels "
+        "a cancel_on_reply follow-up.",
+    )
     idempotency_key = models.CharField(max_length=200, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
 

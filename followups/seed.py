@@ -13,13 +13,13 @@ from chat.channels.services import channel_create, conversation_for
 from chat.models import Channel
 from followups.services import followup_schedule
 from tenants.models import Tenant
+from tenants.seed import DEMO_TENANT_ID
 
-DEMO_TENANT = "demo"
 CHANNEL_NAME = "Demo webhook"
 
 
 def run(stdout: TextIO | None = None) -> None:
-    tenant = Tenant.objects.filter(pk=DEMO_TENANT).first()
+    tenant = Tenant.objects.filter(pk=DEMO_TENANT_ID).first()
     if tenant is None:
         if stdout:
             stdout.write("followups: no 'demo' tenant yet; nothing seeded\n")

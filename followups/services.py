@@ -8,6 +8,12 @@ the outcome (written only under that token). A duplicate wake-up, a canceled row
 row re-claimed after its lease expired all fail the check and change nothing. A row
 whose worker died after ``request_started_at`` was written is never sent again: the
 reconciler marks it FAILED ``outcome_unknown`` with ``needs_review`` for staff.
+
+Cancel-on-reply is decided here, from the conversation's ``last_customer_message_at``
+(which the chat app records on every customer message): a ``cancel_on_reply`` follow-up
+is canceled when the customer wrote after it was scheduled. The check runs when due rows
+are claimed, just before the request leaves, and in the reconciler, so the chat app
+never has to know follow-ups exist.
 """
 
 from __future__ import annotations
@@ -20,16 +26,18 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from chat.bubbles import split
 from chat.channels.base import DeliverySkipped, Outbound, TransportError
 from chat.channels.registry import choices as channel_kinds
 from chat.channels.registry import transport_class
 from chat.channels.services import channel_send, conversation_for
 from chat.handoff import SILENT
 from chat.models import Channel, Conversation, Message
-from chat.services import NothingToSay
+from chat.prompt import channel_rules
+from chat.services import NothingToSay, compose
 from followups.models import FollowUp
 from siganteng import metrics
 from siganteng.errors import ApiError, Conflict, field_error
@@ -152,9 +160,16 @@ def followup_cancel(*, followup: FollowUp, reason: str = "canceled") -> FollowUp
     return followup
 
 
-def followups_cancel_on_reply(*, conversation: Conversation) -> int:
-    """A customer message cancels the conversation's pending ``cancel_on_reply`` follow-ups."""
-    return FollowUp.objects.filter(_cancelable(), conversation=conversation, cancel_on_reply=True).update(
+def _replied() -> Q:
+    # The customer wrote in the conversation after the follow-up was (re)scheduled.
+    return Q(cancel_on_reply=True, conversation__last_customer_message_at__gt=F("scheduled_at"))
+
+
+def followups_cancel_replied(*, followups: QuerySet[FollowUp] | None = None) -> int:
+    """Cancel the pending ``cancel_on_reply`` follow-ups (among ``followups``, default all)
+    whose customer wrote after they were scheduled; returns how many were canceled."""
+    rows = FollowUp.objects.all() if followups is None else followups
+    return rows.filter(_cancelable(), _replied()).update(
         status=S.CANCELED, reason=CUSTOMER_REPLIED, claim_token="", lease_until=None, updated_at=timezone.now()
     )
 
@@ -164,8 +179,10 @@ def followup_reschedule(*, followup: FollowUp, due_at: dt.datetime) -> FollowUp:
     the review flag reset; bubbles already composed are kept for the new attempt."""
     check_due_at(due_at)
     when = effective_due_at(tenant=followup.tenant, due_at=due_at, respect_working_hours=followup.respect_working_hours)
+    now = timezone.now()
     changed = FollowUp.objects.filter(~Q(status__in=[S.SENT, S.SENDING]), pk=followup.pk).update(
         status=S.SCHEDULED,
+        scheduled_at=now,
         requested_due_at=due_at,
         due_at=when,
         run_at=when,
@@ -175,7 +192,7 @@ def followup_reschedule(*, followup: FollowUp, due_at: dt.datetime) -> FollowUp:
         claim_token="",
         lease_until=None,
         request_started_at=None,
-        updated_at=timezone.now(),
+        updated_at=now,
     )
     followup.refresh_from_db()
     if not changed:
@@ -188,10 +205,11 @@ def followups_claim_due(*, now: dt.datetime | None = None, limit: int | None = N
     """Claim up to ``limit`` due follow-ups (SCHEDULED → SENDING under one fresh token)
     and enqueue one delivery task each after commit. Safe to run from many processes:
     ``skip_locked`` on PostgreSQL, IMMEDIATE transactions on SQLite, and the conditional
-    update everywhere."""
+    update everywhere. Due rows the customer has answered are canceled, not claimed."""
     now = now or timezone.now()
     limit = limit or settings.FOLLOWUP_DISPATCH_BATCH
     token = uuid.uuid4().hex
+    followups_cancel_replied(followups=FollowUp.objects.filter(status=S.SCHEDULED, run_at__lte=now))
     with transaction.atomic():
         due = FollowUp.objects.filter(status=S.SCHEDULED, run_at__lte=now).order_by("run_at")
         # HANDOFF: held while a person has the conversation; they go out once it is the bot's again.
@@ -250,14 +268,9 @@ def followups_dispatch(*, loop_seconds: float = 0.0, interval: float = 1.0) -> i
 def _bubbles_for(followup: FollowUp) -> tuple[list[str], Message | None]:
     """The message as bubbles: fixed text split by the channel's rules, or a prompt the
     LLM turns into a message from the conversation (chat.services.compose)."""
-    from chat.bubbles import split
-    from chat.prompt import channel_rules
-
     if followup.text:
         rules = channel_rules(followup.channel.kind)
         return split(followup.text, limit=rules.max_chars, max_bubbles=followup.tenant.max_bubbles), None
-    from chat.services import compose
-
     result = compose(tenant=followup.tenant, conversation=followup.conversation, instruction=followup.prompt)
     return list(result.bubbles), result.message
 
@@ -273,7 +286,8 @@ def _backoff(attempts: int) -> dt.timedelta:
 
 def followup_deliver(*, followup_id: str, token: str) -> str:
     """Send one claimed follow-up. Returns the outcome (``sent``, ``retry``, ``failed``,
-    ``skipped``, ``outcome_unknown`` or ``stale`` for a wake-up that no longer applies)."""
+    ``skipped``, ``canceled`` (the customer wrote since it was scheduled),
+    ``outcome_unknown`` or ``stale`` for a wake-up that no longer applies)."""
     followup = (
         FollowUp.objects.select_related("tenant", "channel", "conversation")
         .filter(pk=followup_id, claim_token=token, status=S.SENDING)
@@ -308,7 +322,10 @@ def _renew_lease(pk, token: str) -> bool:
 def _deliver_claimed(followup: FollowUp, token: str) -> str:
     message = followup.message
     bubbles = followup.bubbles
+    this_claim = FollowUp.objects.filter(pk=followup.pk, claim_token=token)
     if not bubbles:
+        if followups_cancel_replied(followups=this_claim):
+            return "canceled"  # answered since the claim: no message is composed for nothing
         try:
             bubbles, message = _bubbles_for(followup)
         except NothingToSay as exc:
@@ -328,6 +345,8 @@ def _deliver_claimed(followup: FollowUp, token: str) -> str:
                 started=False,
             )
 
+    if followups_cancel_replied(followups=this_claim):
+        return "canceled"
     # The point of no return: from here a dead worker means "outcome unknown" (except on
     # an idempotent channel, whose receiver drops a resend with the same reference). The
     # same update stores the bubbles, so a retry resends exactly this text.
@@ -339,7 +358,7 @@ def _deliver_claimed(followup: FollowUp, token: str) -> str:
     if not mine.update(
         request_started_at=now, attempts=F("attempts") + 1, bubbles=bubbles, message=message, updated_at=now
     ):
-        return "stale"  # canceled (customer replied) or reclaimed in the meantime
+        return "stale"  # canceled or reclaimed in the meantime
     followup.attempts += 1
     followup.bubbles = bubbles
 
@@ -423,8 +442,11 @@ def followups_reconcile(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Repair rows whose delivery task vanished (a lost wake-up or a dead worker): SENDING
     past the lease goes back to SCHEDULED if its request never started or its channel is
     idempotent (a signed webhook: the resend carries the same ``webhook-id``), and to
-    FAILED ``outcome_unknown`` / ``needs_review`` if it did (Telegram, WhatsApp)."""
+    FAILED ``outcome_unknown`` / ``needs_review`` if it did (Telegram, WhatsApp). Pending
+    rows the customer has answered are canceled here too, so they show as canceled
+    before they come due."""
     now = now or timezone.now()
+    canceled = followups_cancel_replied()
     stuck = FollowUp.objects.filter(status=S.SENDING, lease_until__lt=now)
     idempotent_kinds = [kind for kind, _label in channel_kinds() if transport_class(kind).idempotent]
     retried = stuck.filter(Q(request_started_at__isnull=True) | Q(channel__kind__in=idempotent_kinds)).update(
@@ -442,4 +464,4 @@ def followups_reconcile(*, now: dt.datetime | None = None) -> dict[str, int]:
             "Check with the customer, then reschedule if needed.",
         )
     )
-    return {"requeued": retried, "outcome_unknown": unknown}
+    return {"requeued": retried, "outcome_unknown": unknown, "canceled_on_reply": canceled}

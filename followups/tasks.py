@@ -12,8 +12,6 @@ SCHEDULES = [
     # FOLLOWUP_DISPATCH_LOOP_SECONDS keeps the dispatcher polling inside that minute.
     ("followups-dispatch", "followups.tasks.dispatch", 1),
     ("followups-reconcile", "followups.tasks.reconcile", 1),
-    # Lives here because the schedule registry reads each app's tasks module.
-    ("channels-inbound-reconcile", "chat.channels.tasks.reconcile_inbound", 1),
 ]
 
 

@@ -204,8 +204,8 @@ def _gin_only():
     """A cursor whose full-text queries the planner keeps to bitmap scans (the GIN index).
 
     A chunk row is over 2 kB, so its tsvector is TOASTed, which the planner does not cost:
-    it picks a sequential or tenant-index scan that detoasts every row to test ``@@``
-    (slow on a large tenant: bench/retrieval.py), where the GIN bitmap finds the matching rows exactly
+    it picks a sequential or tenant-index scan that detoasts every row to test ``@@``,
+    where the GIN bitmap finds the matching rows exactly
     and only those are read. The settings are local to the transaction and put back
     afterwards."""
     with transaction.atomic(using=connection.alias), connection.cursor() as cur:

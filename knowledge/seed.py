@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from knowledge import services
 from tenants.models import Tenant
+from tenants.seed import DEMO_TENANT_ID
 
 DEMO_DOCUMENTS = [
     {
@@ -61,7 +62,7 @@ DEMO_DOCUMENTS = [
 
 
 def run(stdout) -> None:
-    tenant = Tenant.objects.filter(pk="demo").first()
+    tenant = Tenant.objects.filter(pk=DEMO_TENANT_ID).first()
     if tenant is None:
         stdout.write("knowledge: no demo tenant, skipped.")
         return

@@ -103,7 +103,7 @@ class TenantSettingsInputSerializer(serializers.Serializer):
 
 class TenantSettingsOutputSerializer(serializers.Serializer):
     """Declared field by field rather than as a ModelSerializer: building a
-    ModelSerializer's fields from the model on every request was ~30 % of this
+    ModelSerializer's fields from the model on every request was a large share of this
     endpoint's time (bench/api.py)."""
 
     id = serializers.CharField()

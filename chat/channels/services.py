@@ -1,4 +1,5 @@
-"""Channel operations: manage channels, send through them, take inbound messages.
+"""Channel operations: manage channels, send through them, take inbound messages and
+answer them.
 
 Sending records the outcome on the Channel row (``last_error``) and disables the channel
 on an error that means the channel itself is broken; the caller (a follow-up or an
@@ -7,6 +8,7 @@ inbound reply) decides about retrying.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +16,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from chat import handoff
+from chat import debounce, handoff
+from chat import services as chat_services
 from chat.channels import registry
 from chat.channels.base import (
     ConfigError,
@@ -30,12 +33,17 @@ from chat.models import Channel, Conversation, Feedback, InboundEvent, Message
 from siganteng import metrics
 from siganteng.api import parse_uuid
 from siganteng.errors import ApiError
-from siganteng.queue import enqueue
+from siganteng.queue import enqueue, enqueue_now
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 
 TEST_MESSAGE = "Test message from SIGANTENG: this channel works."
+
+REPLY_LEASE = dt.timedelta(minutes=10)
+# A message whose reply keeps failing (provider down) is retried for this long; an answer
+# later than that would be more confusing than none.
+RETRY_FOR = dt.timedelta(hours=1)
 
 
 def _clean(kind: str, config: dict[str, Any], secrets: dict[str, Any]) -> tuple[dict, dict]:
@@ -175,11 +183,9 @@ def inbound_accept(*, channel: Channel, message: InboundMessage) -> Accepted:
     """Store one verified customer message and enqueue its reply.
 
     The unique (channel, external_id) InboundEvent makes a provider's retry a no-op, so a
-    message is answered once. The customer's message also cancels the conversation's
-    pending follow-ups marked ``cancel_on_reply``.
+    message is answered once. The conversation's ``last_customer_message_at`` records the
+    arrival (the follow-ups app reads it to cancel follow-ups marked ``cancel_on_reply``).
     """
-    from followups.services import followups_cancel_on_reply
-
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -199,11 +205,105 @@ def inbound_accept(*, channel: Channel, message: InboundMessage) -> Accepted:
             handoff.customer_arrived(conversation=conversation, message=user_message)  # HANDOFF hook: reopen, events
             event.message = user_message
             event.save(update_fields=["message", "updated_at"])
-            followups_cancel_on_reply(conversation=conversation)
             enqueue("chat.channels.tasks.reply_inbound", event.pk)
     except IntegrityError:
         return Accepted(event_id=None, duplicate=True)
     return Accepted(event_id=event.pk, duplicate=False)
+
+
+def inbound_reply(*, event_id: int) -> str:
+    """Produce the agent's reply to one inbound message and send it back as bubbles, in
+    order, through the same channel. Returns ``replied``, ``retry`` (back to received for
+    the reconciler), ``failed``, ``merged`` (answered with a later message of the same
+    burst), ``held`` (a person owns the conversation) or ``stale``.
+
+    The conditional claim (received → replying) makes a duplicate wake-up a no-op, so
+    each message is answered once."""
+    if not InboundEvent.objects.filter(pk=event_id, status="received").update(
+        status="replying", updated_at=timezone.now()
+    ):
+        return "stale"
+    event = InboundEvent.objects.select_related("channel", "channel__tenant", "message__conversation").get(pk=event_id)
+    user_message = event.message
+    conversation = user_message.conversation
+    channel = event.channel
+    # HANDOFF hook: a burst of messages is answered once, after the tenant's quiet time.
+    burst = debounce.wait_for_quiet(event=event, conversation=conversation)
+    if burst is None:
+        InboundEvent.objects.filter(pk=event_id).update(status="merged", updated_at=timezone.now())
+        return "merged"
+    try:
+        result = chat_services.reply(
+            tenant=channel.tenant,
+            user_id=conversation.user_id,
+            channel=channel.kind,
+            text=burst,
+            conversation=conversation,
+            channel_ref=channel,
+            locale=conversation.locale or None,
+            external_id=user_message.external_id,
+            # Stored on arrival (so it is never lost while the reply waits): answer it as is.
+            user_message=user_message,
+        )
+    except ApiError as exc:
+        # reply() writes nothing when it fails, so an error that may pass (a provider
+        # outage) is retried safely: back to "received", and the reconciler re-enqueues it.
+        retry = exc.retryable
+        InboundEvent.objects.filter(pk=event_id).update(
+            status="received" if retry else "failed", error=exc.message[:2000], updated_at=timezone.now()
+        )
+        return "retry" if retry else "failed"
+    if result.held:  # HANDOFF hook: a person owns the conversation; no one answers here
+        InboundEvent.objects.filter(pk=event_id).update(status="held", updated_at=timezone.now())
+        return "held"
+    sent: list[str] = []
+    try:
+        channel_send(
+            channel=channel,
+            on_sent=lambda _i, pid: sent.append(pid),
+            outbound=Outbound(
+                recipient=conversation.user_id,
+                bubbles=list(result.bubbles),
+                conversation=conversation,
+                reference=f"msg_{result.message.pk}",
+                rate_message_id=str(result.message.pk),
+            ),
+        )
+    except (TransportError, DeliverySkipped) as exc:
+        # The reply is stored; resending could repeat bubbles that went out, so stop here.
+        InboundEvent.objects.filter(pk=event_id).update(
+            status="failed", error=str(exc)[:2000], updated_at=timezone.now()
+        )
+        return "failed"
+    Message.objects.filter(pk=result.message.pk).update(
+        external_id=(sent[0] if sent else "")[:200],
+        metadata={**(result.message.metadata or {}), "provider_message_ids": sent},
+    )
+    InboundEvent.objects.filter(pk=event_id).update(status="replied", updated_at=timezone.now())
+    return "replied"
+
+
+def inbound_reconcile() -> dict[str, int]:
+    """Re-enqueue messages whose reply wake-up was lost or whose provider failed (for up to
+    ``RETRY_FOR``); a reply stuck mid-way past its lease is marked failed rather than
+    answered twice."""
+    now = timezone.now()
+    expired = InboundEvent.objects.filter(status="received", created_at__lt=now - RETRY_FOR).update(
+        status="failed", updated_at=now
+    )
+    lost = list(
+        InboundEvent.objects.filter(status="received", updated_at__lt=now - dt.timedelta(minutes=2)).values_list(
+            "pk", flat=True
+        )[:500]
+    )
+    for pk in lost:
+        enqueue_now("chat.channels.tasks.reply_inbound", pk)
+    stuck = InboundEvent.objects.filter(status="replying", updated_at__lt=now - REPLY_LEASE).update(
+        status="failed", error="The reply was interrupted; it may have been sent.", updated_at=now
+    )
+    counts = {"requeued": len(lost), "interrupted": stuck, "expired": expired}
+    metrics.reconciled(reconciler="inbound", counts=counts)
+    return counts
 
 
 def inbound_rate(*, channel: Channel, rating: InboundRating) -> Feedback | None:

@@ -2,10 +2,10 @@
 
 from django.urls import path
 
-from chat.channels import views
+from chat.channels import webhook_views
 
 app_name = "channels"
 
 urlpatterns = [
-    path("<slug:kind>/<str:token>/", views.inbound, name="inbound"),
+    path("<slug:kind>/<str:token>/", webhook_views.inbound, name="inbound"),
 ]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from chat import services
+from chat import tool_services
 from chat.models import Message, Tool
 from siganteng import webhooks
 from siganteng.testing import Reply
@@ -29,7 +29,7 @@ def agent(tenant, fake_openai):
 
 
 def make_tool(tenant, url, **kw):
-    return services.tool_create(
+    return tool_services.tool_create(
         tenant=tenant,
         name=kw.pop("name", "shipping_quote"),
         description="Quote shipping.",
@@ -250,10 +250,10 @@ def test_every_change_to_a_tenants_tools_reaches_the_next_reply(client_a, agent,
     assert offered(fake_openai) == ["shipping_quote"]
     stale.name = "Renamed"
     stale.save()  # an admin edit of an instance read before the tool existed
-    services.tool_update(tool=tool, enabled=False)
+    tool_services.tool_update(tool=tool, enabled=False)
     ask(client_a)
     assert offered(fake_openai) == []
-    services.tool_update(tool=tool, enabled=True, name="quote")
+    tool_services.tool_update(tool=tool, enabled=True, name="quote")
     ask(client_a)
     assert offered(fake_openai) == ["quote"]
     client_a.delete(f"/api/v1/tools/{tool.pk}")

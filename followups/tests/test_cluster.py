@@ -109,7 +109,7 @@ def test_it_never_resends_a_follow_up_whose_worker_died_mid_request(tenant, sett
         assert followup.status == "SENDING" and followup.request_started_at is not None
         # the lease runs out; the reconciler must not send it again
         FollowUp.objects.filter(pk=followup.pk).update(lease_until=timezone.now() - dt.timedelta(seconds=1))
-        assert tasks.reconcile() == {"requeued": 0, "outcome_unknown": 1}
+        assert tasks.reconcile() == {"requeued": 0, "outcome_unknown": 1, "canceled_on_reply": 0}
         followup.refresh_from_db()
         assert followup.status == "FAILED" and followup.reason == "outcome_unknown" and followup.needs_review
         assert tasks.dispatch(loop_seconds=0) == 0

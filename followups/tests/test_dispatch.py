@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from chat.channels.services import conversation_for
 from chat.channels.tests.fakes import dumps, telegram_update
-from chat.models import Channel, Message
+from chat.models import Channel, Conversation, Message
 from followups import services, tasks
 from followups.models import FollowUp
 from siganteng.testing import Reply
@@ -139,7 +139,7 @@ def test_it_marks_a_delivery_whose_worker_died_mid_request_for_staff(telegram, t
     FollowUp.objects.filter(pk=pk).update(
         request_started_at=timezone.now(), lease_until=timezone.now() - dt.timedelta(seconds=1)
     )
-    assert services.followups_reconcile() == {"requeued": 0, "outcome_unknown": 1}
+    assert services.followups_reconcile() == {"requeued": 0, "outcome_unknown": 1, "canceled_on_reply": 0}
     followup.refresh_from_db()
     assert followup.status == "FAILED" and followup.reason == "outcome_unknown" and followup.needs_review
     assert _claim_and_deliver() == [] and telegram_api.sent == []
@@ -151,7 +151,7 @@ def test_it_redelivers_a_claim_whose_request_never_started(telegram, telegram_ap
     old_token = FollowUp.objects.get(pk=pk).claim_token
     # the wake-up was lost (Redis has no ack): the lease runs out with nothing started
     FollowUp.objects.filter(pk=pk).update(lease_until=timezone.now() - dt.timedelta(seconds=1))
-    assert tasks.reconcile() == {"requeued": 1, "outcome_unknown": 0}
+    assert tasks.reconcile() == {"requeued": 1, "outcome_unknown": 0, "canceled_on_reply": 0}
     assert _claim_and_deliver() == ["sent"]
     assert tasks.deliver(pk, old_token) == "stale"  # the late original wake-up does nothing
     assert len(telegram_api.sent) == 1 and FollowUp.objects.get(pk=followup.pk).status == "SENT"
@@ -177,10 +177,10 @@ def test_it_cancels_on_a_customer_reply_before_the_due_time(telegram, telegram_a
         headers={"X-Telegram-Bot-Api-Secret-Token": "tg-secret-0123456789"},
     )
     assert resp.status_code == 200
-    cancel.refresh_from_db()
-    assert cancel.status == "CANCELED" and cancel.reason == "customer_replied"
     FollowUp.objects.filter(status="SCHEDULED").update(run_at=timezone.now())
     assert _claim_and_deliver() == ["sent"]
+    cancel.refresh_from_db()
+    assert cancel.status == "CANCELED" and cancel.reason == "customer_replied"
     assert [m["text"] for m in telegram_api.sent] == ["still send"]
     assert FollowUp.objects.get(pk=keep.pk).status == "SENT"
 
@@ -197,19 +197,48 @@ def test_it_cancels_on_a_customer_message_sent_through_the_chat_service(telegram
         text="sudah, terima kasih",
         conversation=telegram,
     )
+    assert tasks.reconcile()["canceled_on_reply"] == 1  # visible before the due time
     cancel.refresh_from_db()
     keep.refresh_from_db()
     assert cancel.status == "CANCELED" and cancel.reason == "customer_replied"
     assert keep.status == "SCHEDULED"
 
 
+def test_it_keeps_a_follow_up_scheduled_after_the_customer_wrote(telegram, telegram_api):
+    telegram.last_customer_message_at = timezone.now()
+    telegram.save()
+    followup = _due(telegram, text="answering your question")
+    assert _claim_and_deliver() == ["sent"]
+    assert FollowUp.objects.get(pk=followup.pk).status == "SENT"
+
+
+def test_it_counts_replies_from_a_reschedule_on(telegram, telegram_api):
+    followup = _due(telegram, text="x")
+    Conversation.objects.filter(pk=telegram.pk).update(last_customer_message_at=timezone.now())
+    assert _claim_and_deliver() == []
+    followup.refresh_from_db()
+    assert followup.status == "CANCELED" and followup.reason == "customer_replied"
+    services.followup_reschedule(followup=followup, due_at=timezone.now() - dt.timedelta(seconds=1))
+    assert _claim_and_deliver() == ["sent"]  # staff rescheduled it after reading the reply
+
+
 def test_it_does_not_send_a_claimed_follow_up_canceled_before_its_request(telegram, telegram_api):
     _due(telegram, text="x")
     [pk] = services.followups_claim_due()
     token = FollowUp.objects.get(pk=pk).claim_token
-    assert services.followups_cancel_on_reply(conversation=telegram) == 1
+    Conversation.objects.filter(pk=telegram.pk).update(last_customer_message_at=timezone.now())
+    assert tasks.deliver(pk, token) == "canceled"
     assert tasks.deliver(pk, token) == "stale"
     assert telegram_api.sent == []
+    assert FollowUp.objects.get(pk=pk).reason == "customer_replied"
+
+
+def test_it_composes_nothing_for_a_prompt_follow_up_answered_after_its_claim(telegram, telegram_api):
+    _due(telegram, text="", prompt="Ask whether the parcel arrived.")
+    [pk] = services.followups_claim_due()
+    Conversation.objects.filter(pk=telegram.pk).update(last_customer_message_at=timezone.now())
+    assert tasks.deliver(pk, FollowUp.objects.get(pk=pk).claim_token) == "canceled"
+    assert not Message.objects.filter(conversation=telegram).exists() and telegram_api.sent == []
 
 
 def test_it_uses_the_whatsapp_template_outside_the_window_or_skips(tenant, make_channel, whatsapp_api):
@@ -356,7 +385,7 @@ def test_a_webhook_delivery_whose_worker_died_mid_request_is_sent_again_with_the
         request_started_at=timezone.now(), lease_until=timezone.now() - dt.timedelta(seconds=1)
     )
     # The receiver drops a resend carrying the same webhook-id, so retrying is safe.
-    assert services.followups_reconcile() == {"requeued": 1, "outcome_unknown": 0}
+    assert services.followups_reconcile() == {"requeued": 1, "outcome_unknown": 0, "canceled_on_reply": 0}
     assert _claim_and_deliver() == ["sent"]
     followup.refresh_from_db()
     assert followup.status == "SENT" and not followup.needs_review
@@ -393,5 +422,5 @@ def test_a_slow_delivery_keeps_its_lease_so_the_reconciler_leaves_it_alone(webho
         time.sleep(0.5)
     worker.join()
     assert outcome == ["sent"]
-    assert all(r == {"requeued": 0, "outcome_unknown": 0} for r in reconciled), reconciled
+    assert all(r == {"requeued": 0, "outcome_unknown": 0, "canceled_on_reply": 0} for r in reconciled), reconciled
     assert FollowUp.objects.get(pk=followup.pk).status == "SENT" and len(local_server.requests) == 1
