@@ -261,8 +261,9 @@ SCREENSHOTS = BASE_DIR / "var" / "screenshots"
 
 
 @contextlib.contextmanager
-def chromium(tmp_path: Path, *, width: int = 1280, height: int = 900) -> Iterator[Any]:
-    """A headless Debian Chromium driven by Selenium, with a fresh profile in ``tmp_path``.
+def chromium(tmp_path: Path, *, width: int = 1280, height: int = 900, languages: str = "") -> Iterator[Any]:
+    """A headless Debian Chromium driven by Selenium, with a fresh profile in ``tmp_path``;
+    ``languages`` (``"id,en"``) is what it asks pages for, as a browser set to them would.
 
     Skips the test when Chromium, its driver or Selenium is not installed (CI installs
     them). The browser makes no background requests of its own, so every request it
@@ -287,6 +288,9 @@ def chromium(tmp_path: Path, *, width: int = 1280, height: int = 900) -> Iterato
         f"--window-size={width},{height}",
     ):
         options.add_argument(arg)
+    if languages:
+        options.add_argument(f"--lang={languages.split(',')[0]}")
+        options.add_experimental_option("prefs", {"intl.accept_languages": languages})
     driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=str(CHROMEDRIVER)))
     try:
         yield driver

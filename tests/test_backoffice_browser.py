@@ -6,61 +6,27 @@ var/screenshots/backoffice-*.png."""
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import mail
 
 from chat.models import Conversation
+from siganteng.testing import chromium, screenshot
 from tenants.models import Membership
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-SHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def browser():
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        pytest.skip("Chromium is not installed (apt-get install chromium chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="siganteng-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1280,900",
-        "--lang=id",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(arg)
-    options.add_experimental_option("prefs", {"intl.accept_languages": "id,en"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.implicitly_wait(5)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    try:
+def browser(tmp_path):
+    with chromium(tmp_path, languages="id,en") as driver:
+        driver.implicitly_wait(5)
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def _shot(driver, name: str) -> None:
-    driver.save_screenshot(str(SHOTS / f"backoffice-{name}.png"))
+    screenshot(driver, f"backoffice-{name}")
 
 
 def _text(driver) -> str:

@@ -6,24 +6,16 @@ var/screenshots/."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
-
 import httpx
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from chat.channels.services import channel_create
 from chat.channels.tests.fakes import BOT_TOKEN, TelegramAPI, dumps, telegram_update
 from chat.models import Conversation, InboundEvent
-from siganteng.testing import LocalServer, qcluster, wait_until
+from siganteng.testing import LocalServer, chromium, qcluster, screenshot, wait_until
 from tenants.models import Membership
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-SHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 SECRET = "tg-secret-0123456789"
 DOCS = [
     (
@@ -35,39 +27,14 @@ DOCS = [
 
 
 @pytest.fixture
-def browser():
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        pytest.skip("Chromium and chromedriver are not installed")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="sgt-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1280,900",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.implicitly_wait(0)
-    try:
+def browser(tmp_path):
+    with chromium(tmp_path) as driver:
+        driver.implicitly_wait(0)
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def shot(driver, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(SHOTS / f"handoff-{name}.png"))
+    screenshot(driver, f"handoff-{name}")
 
 
 @pytest.mark.integration
