@@ -19,8 +19,10 @@ from chat import handoff
 from chat.models import Conversation
 from chat.serializers import ConversationSerializer, MessageSerializer
 from siganteng.api import get_owned_or_404
-from siganteng.errors import Conflict, field_error
+from siganteng.errors import Conflict, error_responses, field_error
 from tenants.auth import request_tenant
+
+STATE_CONFLICT = error_responses({409: "The conversation's state does not allow this change."})
 
 
 def _caller(request: Request) -> str:
@@ -49,7 +51,11 @@ class HandoffView(APIView):
 
         reason = serializers.CharField(max_length=250)
 
-    @extend_schema(request=InputSerializer, responses=ConversationSerializer, summary="Hand off to a person")
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: ConversationSerializer, **STATE_CONFLICT},
+        summary="Hand off to a person",
+    )
     def post(self, request: Request, conversation_id):
         conversation = _conversation(request, conversation_id)
         data = self.InputSerializer(data=request.data)
@@ -76,7 +82,11 @@ class AssignView(APIView):
 
         assignee = serializers.CharField(max_length=254, help_text="The staff member's username or e-mail.")
 
-    @extend_schema(request=InputSerializer, responses=ConversationSerializer, summary="Assign to a staff member")
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: ConversationSerializer, **STATE_CONFLICT},
+        summary="Assign to a staff member",
+    )
     def post(self, request: Request, conversation_id):
         conversation = _conversation(request, conversation_id)
         data = self.InputSerializer(data=request.data)
@@ -106,7 +116,11 @@ class ReleaseView(APIView):
         class Meta:
             ref_name = "ReleaseInput"
 
-    @extend_schema(request=InputSerializer, responses=ConversationSerializer, summary="Give back to the bot")
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: ConversationSerializer, **STATE_CONFLICT},
+        summary="Give back to the bot",
+    )
     def post(self, request: Request, conversation_id):
         conversation = _conversation(request, conversation_id)
         data = self.InputSerializer(data=request.data)
@@ -125,7 +139,11 @@ class CloseView(APIView):
         class Meta:
             ref_name = "CloseInput"
 
-    @extend_schema(request=InputSerializer, responses=ConversationSerializer, summary="Close")
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: ConversationSerializer, **STATE_CONFLICT},
+        summary="Close",
+    )
     def post(self, request: Request, conversation_id):
         conversation = _conversation(request, conversation_id)
         data = self.InputSerializer(data=request.data)
