@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from chat.models import Conversation, ConversationEvent, HandoffSettings, Message
 from chat.models import ConversationState as S
+from siganteng import metrics
 from siganteng.ai.base import ToolCall, ToolSpec
 from siganteng.ai.intents import HANDOFF_TOOL as TOOL_NAME
 from siganteng.ai.intents import asks_for_person
@@ -198,7 +199,18 @@ def handoff_request(
         return False
     if notify_at <= now:
         enqueue("chat.tasks.notify_handoff", str(conversation.pk))
+    metrics.handoff(reason=_reason_code(reason, actor_label), tenant_id=tenant.pk)
     return True
+
+
+def _reason_code(reason: str, actor_label: str) -> str:
+    """The trigger behind a handoff, as a metric label: one of the built-in reasons
+    (``model: …`` counts as ``model``), else who asked (a helpdesk's free text would give
+    the metric a label value per handoff)."""
+    code = reason.split(":", 1)[0].strip()
+    if code in (REASON_REQUEST, REASON_TOOL, REASON_NO_ANSWER, REASON_SENTIMENT):
+        return code
+    return "api" if actor_label == "api" else "other"
 
 
 def _check_staff(tenant: Tenant, user) -> None:

@@ -227,3 +227,19 @@ def test_the_tenant_label_appears_only_when_the_operator_turns_it_on(tmp_path):
         counters, histogram, feedback = json.loads(out.strip().splitlines()[-1])
         assert ("tenant" in counters) is tenant_on_counters and ("tenant" in feedback) is tenant_on_counters
         assert "tenant" not in histogram  # latency histograms never carry it
+
+
+def test_a_customer_asking_for_a_person_counts_a_handoff_by_its_trigger(scrape, client_a, tenant):
+    before = scrape()
+    resp = client_a.post(
+        "/api/v1/chat",
+        {"user_id": "62811", "messages": [{"role": "user", "content": "mau bicara dengan admin"}]},
+        format="json",
+    )
+    assert resp.status_code == 200, resp.content
+    after = scrape()
+    assert (
+        after.value("siganteng_handoffs_total", reason="customer_request")
+        - before.value("siganteng_handoffs_total", reason="customer_request")
+        == 1
+    )
