@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import httpx
+from cryptography.fernet import Fernet
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SETUP = """
@@ -102,6 +103,7 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(
         SECRET_KEY="bench-only",
+        SECRETS_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         DEBUG="false",
         ALLOWED_HOSTS="127.0.0.1",
         VAR_DIR=str(tmp),

@@ -22,6 +22,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 # Python puts this script's directory first on sys.path; the project root is what the
 # imports need, and bench/'s other scripts must not shadow anything.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
@@ -47,6 +49,7 @@ def bench_env(port: int) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("DJANGO_SETTINGS_MODULE", "siganteng.settings")
     env.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789abcdef0123456789")
+    env.setdefault("SECRETS_ENCRYPTION_KEYS", Fernet.generate_key().decode())
     env.setdefault("SQLITE_PATH", str(BASE / "var" / "bench" / "chat.sqlite3"))
     env["DEBUG"] = "false"
     env["ALLOWED_HOSTS"] = "127.0.0.1,localhost"

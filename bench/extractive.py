@@ -18,9 +18,12 @@ import sys
 import time
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "siganteng.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789abcdef0123456789")
+os.environ.setdefault("SECRETS_ENCRYPTION_KEYS", Fernet.generate_key().decode())
 
 from siganteng.ai.base import ChatMessage, ContextPassage, LLMRequest  # noqa: E402
 from siganteng.ai.providers.extractive import ExtractiveProvider  # noqa: E402

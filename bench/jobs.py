@@ -23,6 +23,8 @@ import time
 import uuid
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 BASE = Path(__file__).resolve().parent.parent
 # Run as a script, bench/ itself is first on sys.path; the project root is what we need.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BASE / "bench"]
@@ -380,6 +382,7 @@ def main() -> None:
             {
                 "DJANGO_SETTINGS_MODULE": "siganteng.settings",
                 "SECRET_KEY": env.get("SECRET_KEY", "bench"),
+                "SECRETS_ENCRYPTION_KEYS": env.get("SECRETS_ENCRYPTION_KEYS") or Fernet.generate_key().decode(),
                 "ALLOWED_HOSTS": "testserver",
                 "Q_CLUSTER_NAME": f"bench-jobs-{broker.split('-')[0]}",
                 "CACHE_KEY_PREFIX": "bench-jobs",

@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -36,6 +38,7 @@ def _setup(tmp: Path) -> None:
         {
             "DJANGO_SETTINGS_MODULE": "siganteng.settings",
             "SECRET_KEY": "bench-only",
+            "SECRETS_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
             "ALLOWED_HOSTS": "testserver",
             "SQLITE_PATH": str(tmp / "bench.sqlite3"),
             "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics"),

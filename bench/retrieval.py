@@ -29,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 BASE = Path(__file__).resolve().parent.parent
 sys.path[0] = str(BASE)  # not bench/: its modules (queue.py…) would shadow the stdlib
 DATA = Path("/work/shared/data")
@@ -40,6 +42,7 @@ DENSE_WEIGHTS = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5, 2.0]
 def setup() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "siganteng.settings")
     os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789abcdef0123456789")
+    os.environ.setdefault("SECRETS_ENCRYPTION_KEYS", Fernet.generate_key().decode())
     os.environ.setdefault("SQLITE_PATH", str(CACHE / "retrieval.sqlite3"))
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

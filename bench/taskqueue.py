@@ -14,6 +14,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 # Run as a script, this file's folder comes first on sys.path: put the project root there
 # instead, so ``bench.taskqueue`` and ``siganteng`` import the same way in the cluster.
 if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
@@ -68,6 +70,7 @@ def run(config: dict, args, redis_url: str, name: str) -> dict:
         config,
         REDIS_URL=redis_url,
         SECRET_KEY="bench-only",
+        SECRETS_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         VAR_DIR=str(tmp),
         LOG_LEVEL="WARNING",
         SQLITE_PATH=str(tmp / "q.sqlite3"),

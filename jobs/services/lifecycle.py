@@ -78,7 +78,12 @@ def claim_first(
 def job_claim(*, job_id, worker_id: str = "", lease_seconds: int | None = None) -> tuple[Job, str] | None:
     """Claim one QUEUED internal job for this process; None if it is not claimable (a
     duplicate wake-up, canceled, waiting for its retry backoff, or its tenant already runs
-    as many jobs as it may: :func:`jobs_wake_next` wakes it when one of those ends)."""
+    as many jobs as it may while another tenant's job waits: :func:`jobs_wake_next` wakes
+    it when one of those ends).
+
+    The limit is work-conserving: a tenant alone in the queue may use every worker (a
+    batch of short jobs runs at full speed); as soon as another tenant's job waits, the
+    tenant gets no new worker past its limit, so the waiting job takes the next free one."""
     tenant_id = Job.objects.filter(pk=job_id).values_list("tenant_id", flat=True).first()
     if tenant_id is None:
         return None
@@ -86,7 +91,9 @@ def job_claim(*, job_id, worker_id: str = "", lease_seconds: int | None = None) 
         # The tenant's row lock makes "count the running jobs, then claim" one step for
         # this tenant, so concurrent claims never pass its limit.
         tenant = Tenant.objects.select_for_update().filter(pk=tenant_id).first()
-        if tenant is None or _running(tenant_id).count() >= _concurrency(tenant):
+        if tenant is None:
+            return None
+        if _running(tenant_id).count() >= _concurrency(tenant) and _others_waiting(tenant_id):
             return None
         return claim_first(
             # By primary key alone: whether it is claimable is checked on the row read.
@@ -107,6 +114,11 @@ def _running(tenant_id) -> QuerySet[Job]:
     return Job.objects.filter(
         tenant_id=tenant_id, status=JobStatus.RUNNING, model__runner=Runner.INTERNAL, lease_expires_at__gt=now()
     )
+
+
+def _others_waiting(tenant_id) -> bool:
+    """Whether another tenant has an internal job ready to run."""
+    return Job.objects.filter(claimable(now()), model__runner=Runner.INTERNAL).exclude(tenant_id=tenant_id).exists()
 
 
 def jobs_wake_next(*, tenant_id) -> None:

@@ -40,7 +40,9 @@ def test_a_finished_job_wakes_the_tenants_next(catalog, make_tenant, settings, d
     flood = make_tenant("flood")
     first, second = _submit(flood, "a"), _submit(flood, "b")
     job, token = services.job_claim(job_id=first.pk)
-    assert services.job_claim(job_id=second.pk) is None
+    waiting = _submit(make_tenant("other"), "c")
+    assert services.job_claim(job_id=second.pk) is None  # another tenant waits
+    services.job_claim(job_id=waiting.pk)
     services.job_succeed(job_id=job.pk, token=token, result={})
     services.jobs_wake_next(tenant_id=flood.pk)
     assert services.job_run(job_id=second.pk) == JobStatus.SUCCEEDED
@@ -49,11 +51,21 @@ def test_a_finished_job_wakes_the_tenants_next(catalog, make_tenant, settings, d
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_claims_never_pass_the_tenants_limit(catalog, make_tenant, settings):
     settings.JOBS_TENANT_CONCURRENCY = 2
-    flood = make_tenant("flood")
+    flood, other = make_tenant("flood"), make_tenant("other")
     jobs = [_submit(flood, f"p{i}") for i in range(6)]
+    _submit(other, "waiting")  # another tenant waits, so the limit applies
     claimed = run_concurrently(lambda i: services.job_claim(job_id=jobs[i].pk) is not None, 6)
     assert claimed.count(True) == 2, claimed
     assert Job.objects.filter(status=JobStatus.RUNNING).count() == 2
+
+
+@pytest.mark.django_db
+def test_a_tenant_alone_in_the_queue_may_use_every_worker(catalog, make_tenant, settings):
+    settings.JOBS_TENANT_CONCURRENCY = 1
+    busy = make_tenant("busy")
+    first, second = _submit(busy, "a"), _submit(busy, "b")
+    assert services.job_claim(job_id=first.pk) is not None
+    assert services.job_claim(job_id=second.pk) is not None  # nobody else waits: no limit
 
 
 @pytest.mark.django_db(transaction=True)
