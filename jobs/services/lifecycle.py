@@ -94,6 +94,8 @@ def job_claim(*, job_id, worker_id: str = "", lease_seconds: int | None = None) 
         if tenant is None:
             return None
         if _running(tenant_id).count() >= _concurrency(tenant) and _others_waiting(tenant_id):
+            # Passed over: no wake-up is in flight for it any more (jobs_wake_next sends one).
+            Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(enqueued_at=None)
             return None
         return claim_first(
             # By primary key alone: whether it is claimable is checked on the row read.
@@ -122,15 +124,18 @@ def _others_waiting(tenant_id) -> bool:
 
 
 def jobs_wake_next(*, tenant_id) -> None:
-    """A job of the tenant ended: wake its oldest waiting internal job, which a claim may
-    have passed over while the tenant was at its limit. A duplicate wake-up is a no-op."""
+    """A job of the tenant ended: wake its oldest internal job that a claim passed over
+    while the tenant was at its limit (one with no wake-up in flight). A duplicate
+    wake-up is a no-op; the reconciler wakes any left behind."""
     waiting = (
-        Job.objects.filter(claimable(now()), tenant_id=tenant_id, model__runner=Runner.INTERNAL)
+        Job.objects.filter(
+            claimable(now()), tenant_id=tenant_id, model__runner=Runner.INTERNAL, enqueued_at__isnull=True
+        )
         .order_by("created_at", "pk")
         .values_list("pk", flat=True)
         .first()
     )
-    if waiting is not None:
+    if waiting is not None and Job.objects.filter(pk=waiting, enqueued_at__isnull=True).update(enqueued_at=now()):
         enqueue_run(waiting)
 
 
