@@ -79,7 +79,7 @@ def test_every_variable_the_settings_read_is_documented_with_its_default():
 
 
 def test_it_names_the_variable_that_drifted(tmp_path):
-    """The failure message is what the lead fixes the table from: it must name the row."""
+    """The failure message is what a maintainer fixes the table from: it must name the row."""
     page = tmp_path / "configuration.md"
     text = CONFIG_PAGE.read_text()
     text = re.sub(r"^\| `KB_PG_MATCH_BUDGET` \|[^\n]*\n", "", text, flags=re.M)

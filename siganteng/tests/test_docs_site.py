@@ -1,7 +1,6 @@
 """The documentation site's structure: every page is reachable from the nav, and every
-nav entry exists — except the pages other branches add, which mkdocs.yml lists ahead of
-their merge (its ``validation.nav.not_found`` is ``info`` for them; ``mkdocs build
---strict``, run by ``make docs``, checks links and everything else)."""
+nav entry exists (``mkdocs build --strict``, run by ``make docs``, checks links and
+everything else)."""
 
 from __future__ import annotations
 
