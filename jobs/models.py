@@ -113,6 +113,13 @@ class Job(models.Model):
         indexes = [
             models.Index(fields=["tenant", "-created_at"]),
             models.Index(fields=["status", "lease_expires_at"]),
+            # A tenant's active jobs, counted at each claim and submission for its limit of
+            # concurrent jobs; finished jobs leave it, so it stays small.
+            models.Index(
+                fields=["tenant", "status"],
+                condition=Q(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]),
+                name="jobs_job_active_by_tenant",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -3,6 +3,7 @@
 - ``state``: the one way a job changes state (a conditional update and its event);
 - ``submission``: submit one job or a batch, idempotency, parameter validation;
 - ``lifecycle``: claim, progress, heartbeat, succeed, fail, cancel, retry;
+- ``fairness``: each tenant's limit of concurrent internal jobs, and waking what waits;
 - ``reconcile``: recover jobs whose runner died or whose wake-up was lost;
 - ``runner``: the internal runner (a django-q2 task per job);
 - ``workers``: the external-worker protocol;
@@ -12,6 +13,7 @@
 The names below are the package's interface for the rest of the project.
 """
 
+from jobs.services.fairness import jobs_wake_waiting
 from jobs.services.files import artifact_store, job_download, upload_ticket_create
 from jobs.services.lifecycle import (
     job_cancel,
@@ -21,7 +23,6 @@ from jobs.services.lifecycle import (
     job_progress,
     job_retry,
     job_succeed,
-    jobs_wake_next,
 )
 from jobs.services.reconcile import jobs_reconcile
 from jobs.services.runner import job_run
@@ -40,7 +41,6 @@ __all__ = [
     "artifact_store",
     "job_cancel",
     "job_claim",
-    "jobs_wake_next",
     "job_download",
     "job_fail",
     "job_heartbeat",
@@ -52,6 +52,7 @@ __all__ = [
     "job_submit_batch",
     "job_succeed",
     "jobs_reconcile",
+    "jobs_wake_waiting",
     "resolve_params",
     "upload_ticket_create",
     "webhook_deliver",

@@ -15,7 +15,8 @@ from django.db.models import QuerySet
 
 from jobs.handlers.base import JobCanceled
 from jobs.models import Job, JobEvent, JobStatus, Runner
-from jobs.services.state import claimable, enqueue_run, now, transition
+from jobs.services.fairness import jobs_wake_waiting, running, tenant_limit
+from jobs.services.state import enqueue_run, now, transition
 from jobs.services.webhooks import job_finished
 from siganteng.errors import Conflict
 from tenants.models import Tenant
@@ -46,7 +47,7 @@ def claim_first(
     qs = candidates.select_related("model", "tenant").order_by("created_at", "pk")
     skip_locked = connection.features.has_select_for_update_skip_locked
     worker_id = worker_id[:200]
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # nested in job_claim's: no savepoint of its own
         if skip_locked:
             qs = qs.select_for_update(skip_locked=True, of=("self",))
         for job in qs[: 1 if skip_locked else 20]:
@@ -78,23 +79,16 @@ def claim_first(
 def job_claim(*, job_id, worker_id: str = "", lease_seconds: int | None = None) -> tuple[Job, str] | None:
     """Claim one QUEUED internal job for this process; None if it is not claimable (a
     duplicate wake-up, canceled, waiting for its retry backoff, or its tenant already runs
-    as many jobs as it may while another tenant's job waits: :func:`jobs_wake_next` wakes
-    it when one of those ends).
-
-    The limit is work-conserving: a tenant alone in the queue may use every worker (a
-    batch of short jobs runs at full speed); as soon as another tenant's job waits, the
-    tenant gets no new worker past its limit, so the waiting job takes the next free one."""
-    tenant_id = Job.objects.filter(pk=job_id).values_list("tenant_id", flat=True).first()
-    if tenant_id is None:
-        return None
+    as many jobs as it may: the job then waits with no wake-up, and
+    :func:`~jobs.services.fairness.jobs_wake_waiting` wakes it when one of those ends)."""
     with transaction.atomic():
-        # The tenant's row lock makes "count the running jobs, then claim" one step for
-        # this tenant, so concurrent claims never pass its limit.
-        tenant = Tenant.objects.select_for_update().filter(pk=tenant_id).first()
+        # The tenant's row lock makes "count its running jobs, then claim" one step per
+        # tenant, so concurrent claims never pass its limit. FOR NO KEY UPDATE: new jobs
+        # of the tenant can still be inserted meanwhile.
+        tenant = Tenant.objects.select_for_update(no_key=True, of=("self",)).filter(jobs__pk=job_id).first()
         if tenant is None:
             return None
-        if _running(tenant_id).count() >= _concurrency(tenant) and _others_waiting(tenant_id):
-            # Passed over: no wake-up is in flight for it any more (jobs_wake_next sends one).
+        if running(tenant.pk).count() >= tenant_limit(tenant):
             Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(enqueued_at=None)
             return None
         return claim_first(
@@ -104,39 +98,6 @@ def job_claim(*, job_id, worker_id: str = "", lease_seconds: int | None = None) 
             lease_seconds=lease_seconds or settings.JOBS_LEASE_SECONDS,
             message="Attempt {attempt} started.",
         )
-
-
-def _concurrency(tenant: Tenant) -> int:
-    return tenant.max_concurrent_jobs or settings.JOBS_TENANT_CONCURRENCY
-
-
-def _running(tenant_id) -> QuerySet[Job]:
-    """The tenant's internal jobs running under a live lease (a dead runner's job stops
-    counting when its lease runs out, before the reconciler takes it back)."""
-    return Job.objects.filter(
-        tenant_id=tenant_id, status=JobStatus.RUNNING, model__runner=Runner.INTERNAL, lease_expires_at__gt=now()
-    )
-
-
-def _others_waiting(tenant_id) -> bool:
-    """Whether another tenant has an internal job ready to run."""
-    return Job.objects.filter(claimable(now()), model__runner=Runner.INTERNAL).exclude(tenant_id=tenant_id).exists()
-
-
-def jobs_wake_next(*, tenant_id) -> None:
-    """A job of the tenant ended: wake its oldest internal job that a claim passed over
-    while the tenant was at its limit (one with no wake-up in flight). A duplicate
-    wake-up is a no-op; the reconciler wakes any left behind."""
-    waiting = (
-        Job.objects.filter(
-            claimable(now()), tenant_id=tenant_id, model__runner=Runner.INTERNAL, enqueued_at__isnull=True
-        )
-        .order_by("created_at", "pk")
-        .values_list("pk", flat=True)
-        .first()
-    )
-    if waiting is not None and Job.objects.filter(pk=waiting, enqueued_at__isnull=True).update(enqueued_at=now()):
-        enqueue_run(waiting)
 
 
 def _held(token: str) -> dict:
@@ -249,6 +210,8 @@ def job_cancel(*, job: Job) -> Job:
                 f"A {job.status} job cannot be canceled.", code="invalid_state", fields={"status": [job.status]}
             )
         job_finished(job_id=job.pk)
+    if job.model.runner == Runner.INTERNAL:
+        jobs_wake_waiting(tenant_id=job.tenant_id)  # a canceled job frees its place
     job.refresh_from_db()
     return job
 

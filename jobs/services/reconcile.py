@@ -7,9 +7,9 @@ import datetime as dt
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 
 from jobs.models import Job, JobEvent, JobStatus, Runner, WebhookDelivery
+from jobs.services.fairness import jobs_wake_waiting
 from jobs.services.state import WEBHOOK_TASK, claimable, enqueue_run, transition
 from jobs.services.state import now as clock
 from jobs.services.webhooks import job_finished
@@ -18,7 +18,8 @@ from siganteng.queue import enqueue
 
 def jobs_reconcile(*, now: dt.datetime | None = None, limit: int = 500) -> dict[str, int]:
     """Take back RUNNING jobs past their lease (→ QUEUED while attempts remain, else FAILED),
-    wake QUEUED internal jobs whose wake-up was lost or whose backoff has passed, and send
+    wake QUEUED internal jobs whose wake-up was lost, wake waiting ones (a tenant's limit,
+    a passed backoff) as far as each tenant's limit allows, and send
     due webhook retries. Safe to run anywhere, any number of times."""
     at = now or clock()
     counts = {"requeued": 0, "failed": 0, "woken": 0, "webhooks": 0}
@@ -29,18 +30,19 @@ def jobs_reconcile(*, now: dt.datetime | None = None, limit: int = 500) -> dict[
             counts[outcome] += 1
 
     stale = at - dt.timedelta(seconds=settings.JOBS_QUEUED_STALE_SECONDS)
-    lost = (
-        Job.objects.filter(claimable(at), model__runner=Runner.INTERNAL)
-        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=stale))
-        .values_list("pk", flat=True)[:limit]
-    )
-    lost = list(lost)
+    internal = Job.objects.filter(claimable(at), model__runner=Runner.INTERNAL)
+    lost = list(internal.filter(enqueued_at__lt=stale).values_list("pk", flat=True)[:limit])
     if lost:
         with transaction.atomic():
             # A duplicate wake-up is harmless (the claim checks the row), so every lost job
             # is woken; only those still QUEUED record it.
             counts["woken"] = Job.objects.filter(pk__in=lost, status=JobStatus.QUEUED).update(enqueued_at=at)
             enqueue_run(*lost)
+    # Jobs waiting with no wake-up (their tenant was at its limit, or a retry's backoff has
+    # passed): each tenant's oldest, as far as its limit allows.
+    waiting = internal.filter(enqueued_at__isnull=True).order_by().values_list("tenant_id", flat=True).distinct()
+    for tenant_id in list(waiting[:limit]):
+        counts["woken"] += jobs_wake_waiting(tenant_id=tenant_id, at=at)
 
     due = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=at)
     for delivery_id in list(due.values_list("pk", flat=True)[:limit]):

@@ -12,8 +12,9 @@ from django.utils.functional import SimpleLazyObject
 from jobs.handlers import get_handler
 from jobs.handlers.base import JobCanceled, JobContext, JobError
 from jobs.models import Artifact, JobStatus
+from jobs.services.fairness import jobs_wake_waiting
 from jobs.services.files import artifact_store
-from jobs.services.lifecycle import job_claim, job_fail, job_heartbeat, job_progress, job_succeed, jobs_wake_next
+from jobs.services.lifecycle import job_claim, job_fail, job_heartbeat, job_progress, job_succeed
 from siganteng.ai.base import ProviderError
 from siganteng.http import OutboundError
 from siganteng.leases import kept_alive
@@ -27,7 +28,7 @@ def job_run(*, job_id) -> str | None:
 
     While the handler runs, a heartbeat renews the job's lease (``JOBS_LEASE_SECONDS``),
     so a short lease never takes a slow job from a live runner. When the run ends, the
-    tenant's next waiting job is woken (its limit of concurrent jobs may have held it)."""
+    tenant's waiting jobs are woken as far as its limit of concurrent jobs allows."""
     claimed = job_claim(job_id=job_id)
     if claimed is None:
         return None
@@ -36,7 +37,7 @@ def job_run(*, job_id) -> str | None:
         return _run_claimed(job, token)
     finally:
         try:
-            jobs_wake_next(tenant_id=job.tenant_id)
+            jobs_wake_waiting(tenant_id=job.tenant_id)
         except DatabaseError:
             pass  # the reconciler wakes waiting jobs too
 

@@ -18,6 +18,7 @@ from django.db.models import prefetch_related_objects
 
 from jobs.handlers import HANDLERS
 from jobs.models import AIModel, Artifact, Job, JobEvent, JobStatus, Runner
+from jobs.services.fairness import wake_budget
 from jobs.services.files import artifact_fields, uploaded_inputs
 from jobs.services.state import enqueue_run, now
 from jobs.services.webhooks import webhook_url_check
@@ -200,18 +201,23 @@ def _plan_one(*, tenant, item: dict[str, Any], key: str, digest: str, model: AIM
         request_hash=digest,
         webhook_url=webhook_url,
         max_attempts=settings.JOBS_MAX_ATTEMPTS,
-        enqueued_at=now() if model.runner == Runner.INTERNAL else None,
     )
     return _Planned(job=job, created=True, inputs=inputs)
 
 
 def _insert(*, planned: list[_Planned]) -> list[tuple[Job, bool]]:
     """The new jobs, their QUEUED events and input artifacts in one transaction; the
-    internal ones' wake-ups once it commits."""
+    internal ones' wake-ups (within the tenant's limit) once it commits."""
     new = [p for p in planned if p.created]
     if new:
         jobs = [p.job for p in new]
+        internal = [job for job in jobs if job.model.runner == Runner.INTERNAL]
         with transaction.atomic():
+            # Wake-ups only for as many as the tenant's limit leaves room for; the rest wait
+            # without one and are woken as its jobs end (jobs.services.fairness).
+            woken = internal[: wake_budget(internal[0].tenant)] if internal else []
+            for job in woken:
+                job.enqueued_at = now()
             Job.objects.bulk_create(jobs)
             JobEvent.objects.bulk_create(
                 JobEvent(job=job, kind=JobEvent.Kind.STATUS, status=JobStatus.QUEUED, message="Job submitted.")
@@ -226,6 +232,6 @@ def _insert(*, planned: list[_Planned]) -> list[tuple[Job, bool]]:
                 for p in new
                 for key, st in p.inputs
             )
-            enqueue_run(*[job.pk for job in jobs if job.model.runner == Runner.INTERNAL])
+            enqueue_run(*[job.pk for job in woken])
         prefetch_related_objects(jobs, "artifacts")
     return [(p.job, p.created) for p in planned]

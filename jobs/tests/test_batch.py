@@ -30,8 +30,9 @@ def queue():
 
 
 def test_it_creates_the_jobs_in_order_and_wakes_each_once_committed(
-    client_a, catalog, queue, django_capture_on_commit_callbacks
+    client_a, catalog, queue, django_capture_on_commit_callbacks, settings
 ):
+    settings.JOBS_TENANT_CONCURRENCY = 2  # room for both internal jobs (see test_fairness)
     items = [
         {"model": "echo", "prompt": "one"},
         {"model": "text-gen-default", "prompt": "two", "input_params": {"temperature": 0.1}},
