@@ -487,7 +487,8 @@ SECRETS_ENCRYPTION_KEYS = env_list("SECRETS_ENCRYPTION_KEYS")
 # cluster's jobs are taken back by the next reconciler pass after it runs out.
 JOBS_LEASE_SECONDS = env_int("JOBS_LEASE_SECONDS", 30, minimum=1)
 # Internal jobs one tenant runs at once when its own max_concurrent_jobs is empty: half the
-# cluster's workers (at least one), so another tenant always finds a free worker.
+# cluster's workers (at least one), so another tenant always finds a free worker; it holds
+# even for a tenant alone (jobs/services/fairness.py).
 JOBS_TENANT_CONCURRENCY = env_int("JOBS_TENANT_CONCURRENCY", max(1, Q_WORKERS // 2), minimum=1)
 JOBS_WORKER_LEASE_SECONDS = env_int("JOBS_WORKER_LEASE_SECONDS", 300, minimum=1)
 JOBS_QUEUED_STALE_SECONDS = env_int("JOBS_QUEUED_STALE_SECONDS", 120, minimum=1)
