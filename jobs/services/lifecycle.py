@@ -29,7 +29,7 @@ def _runner_id() -> str:
 
 
 def claim_first(
-    candidates: QuerySet[Job], *, worker_id: str, lease_seconds: int, message: str
+    candidates: QuerySet[Job], *, worker_id: str, lease_seconds: int, message: str, named: bool = False
 ) -> tuple[Job, str] | None:
     """Claim the oldest claimable job among ``candidates``: QUEUED → RUNNING under a new
     lease token, one attempt more. Returns the job (with its model and tenant) and the
@@ -42,14 +42,19 @@ def claim_first(
     row being as it was read (its attempt count and last change), so a claimer that read
     it before another's claim matches nothing and tries the next candidate. The update
     names the job by primary key and those two columns, never by status:
-    ``test_claim_plan`` says why."""
+    ``test_claim_plan`` says why.
+
+    ``named``: the candidates are one job named by its key (the internal runner's
+    wake-up). Its row lock is waited for, not skipped: on PostgreSQL an update that found
+    the row changed and matched nothing (a second waker's) still holds the row's lock until
+    its transaction ends, and skipping it then would lose the job's only wake-up."""
     at = now()
     qs = candidates.select_related("model", "tenant").order_by("created_at", "pk")
     skip_locked = connection.features.has_select_for_update_skip_locked
     worker_id = worker_id[:200]
     with transaction.atomic(savepoint=False):  # nested in job_claim's: no savepoint of its own
         if skip_locked:
-            qs = qs.select_for_update(skip_locked=True, of=("self",))
+            qs = qs.select_for_update(skip_locked=not named, of=("self",))
         for job in qs[: 1 if skip_locked else 20]:
             if job.status != JobStatus.QUEUED or (job.available_at is not None and job.available_at > at):
                 continue
@@ -97,6 +102,7 @@ def job_claim(*, job_id, worker_id: str = "", lease_seconds: int | None = None) 
             worker_id=worker_id or _runner_id(),
             lease_seconds=lease_seconds or settings.JOBS_LEASE_SECONDS,
             message="Attempt {attempt} started.",
+            named=True,
         )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from jobs import services
 from jobs.models import Job, JobStatus
@@ -108,6 +108,33 @@ def test_concurrent_claims_never_pass_the_tenants_limit(catalog, make_tenant, se
     claimed = run_concurrently(lambda i: services.job_claim(job_id=jobs[i].pk) is not None, 6)
     assert claimed.count(True) == 2, claimed
     assert Job.objects.filter(status=JobStatus.RUNNING).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_wake_up_waits_for_a_moments_row_lock_instead_of_being_lost(catalog, tenant):
+    """On PostgreSQL a second waker's update that matched nothing still locks the job's row
+    until its transaction ends; a claim that skipped the locked row lost the job's only
+    wake-up, and the job sat QUEUED until the reconciler found it."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: SQLite serialises writers instead")
+    job = _submit(tenant, "locked a moment")
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with transaction.atomic():
+            Job.objects.select_for_update().filter(pk=job.pk).first()
+            locked.set()
+            release.wait(10)
+        connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    locked.wait(10)
+    threading.Timer(0.5, release.set).start()
+    claimed = services.job_claim(job_id=job.pk)
+    holder.join(10)
+    assert claimed is not None and claimed[0].pk == job.pk
+    assert Job.objects.get(pk=job.pk).status == JobStatus.RUNNING
 
 
 @pytest.mark.django_db(transaction=True)
