@@ -243,3 +243,49 @@ def test_a_customer_asking_for_a_person_counts_a_handoff_by_its_trigger(scrape, 
         - before.value("siganteng_handoffs_total", reason="customer_request")
         == 1
     )
+
+
+def test_the_scrape_adds_up_other_processes_files_as_prometheus_client_does(tmp_path):
+    """Three processes count into one directory; the scrape's collector gives exactly the
+    samples prometheus-client's own MultiProcessCollector gives (counters summed,
+    histogram buckets made cumulative with their ``_count``)."""
+    import subprocess
+    import sys
+
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    from siganteng.scrape import ProcessFilesCollector
+    from siganteng.testing import BASE_DIR, subprocess_env
+
+    script = (
+        "import sys, django; django.setup()\n"
+        "from siganteng import metrics\n"
+        "n = int(sys.argv[1])\n"
+        "for i in range(n):\n"
+        "    metrics.http_request(route='chat', method='POST', status=200, seconds=0.03 * i, tenant_id='acme')\n"
+        "    metrics.followup_lateness(seconds=40.0 * i)\n"
+        "metrics.chat_reply(provider='openai', outcome='answered', tenant_id='acme')\n"
+        "metrics.llm_usage(provider='openai', model='m', input_tokens=n, output_tokens=1, cost=0.5, tenant_id='acme')\n"
+    )
+    for n in (3, 5, 8):
+        subprocess.run(
+            [sys.executable, "-c", script, str(n)],
+            cwd=BASE_DIR,
+            env=subprocess_env(PROMETHEUS_MULTIPROC_DIR=str(tmp_path), METRICS_TENANT_LABEL="true"),
+            check=True,
+        )
+    assert len(list(tmp_path.glob("*.db"))) == 6  # a counter and a histogram file per process
+
+    ours, theirs = CollectorRegistry(), CollectorRegistry()
+    ours.register(ProcessFilesCollector(tmp_path))
+    MultiProcessCollector(theirs, path=str(tmp_path))
+    lines = generate_latest(ours).decode().splitlines()
+    assert sorted(lines) == sorted(generate_latest(theirs).decode().splitlines())
+    scrape = Scrape("\n".join(lines) + "\n")
+    assert scrape.value("siganteng_http_requests_total", route="chat", tenant="acme") == 16
+    assert scrape.value("siganteng_http_request_duration_seconds_count", route="chat") == 16
+    assert scrape.value("siganteng_http_request_duration_seconds_bucket", route="chat", le="+Inf") == 16
+    assert scrape.value("siganteng_followup_lateness_seconds_bucket", le="60.0") == 6  # 0 and 40 s, thrice
+    assert scrape.value("siganteng_llm_tokens_total", direction="input") == 16
+    assert scrape.value("siganteng_llm_cost_usd_total") == 1.5
