@@ -33,7 +33,7 @@ from cryptography.fernet import Fernet
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def _setup(tmp: Path) -> None:
+def _setup(tmp: Path, database_url: str = "") -> None:
     os.environ.update(
         {
             "DJANGO_SETTINGS_MODULE": "siganteng.settings",
@@ -48,6 +48,8 @@ def _setup(tmp: Path) -> None:
         }
     )
     os.environ.pop("DATABASE_URL", None)
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
     sys.path.insert(0, str(BASE_DIR))
     import django
 
@@ -117,9 +119,9 @@ def bench_replies(rounds: int, n: int) -> tuple[list[float], list[float]]:
     return on, off
 
 
-def bench_scrape(tenants: int, n: int = 30) -> tuple[list[float], int, int]:
-    from django.test import Client
-
+def _record_series(tenants: int) -> None:
+    """What one process that served every tenant has counted (HTTP routes, replies,
+    tokens, cost, feedback, handoffs for each); run in the bench and in each child."""
     from siganteng import metrics
 
     routes = [f"route-{i}" for i in range(15)]
@@ -136,16 +138,126 @@ def bench_scrape(tenants: int, n: int = 30) -> tuple[list[float], int, int]:
         for value in ("up", "down"):
             metrics.feedback(channel="telegram", value=value, tenant_id=tenant_id)
         metrics.handoff(reason="asked_for_human", tenant_id=tenant_id)
+
+
+def _seed_jobs(total: int) -> None:
+    """``total`` finished jobs and a few queued and running ones, for the scrape's
+    database gauges to read past."""
+    from jobs.models import AIModel, Job, JobStatus
+    from jobs.seed import load_catalog
+    from tenants.models import Tenant
+
+    load_catalog()
+    tenant, _ = Tenant.objects.get_or_create(id="bench-jobs", defaults={"name": "Jobs", "persona": "p", "sop": "s"})
+    models = list(AIModel.objects.all()[:5])
+    statuses = [JobStatus.SUCCEEDED] * 8 + [JobStatus.FAILED]
+    rows = [Job(tenant=tenant, model=models[i % len(models)], status=statuses[i % len(statuses)]) for i in range(total)]
+    rows += [Job(tenant=tenant, model=models[i % len(models)], status=JobStatus.QUEUED) for i in range(40)]
+    rows += [Job(tenant=tenant, model=models[i % len(models)], status=JobStatus.RUNNING) for i in range(10)]
+    Job.objects.bulk_create(rows, batch_size=2000)
+
+
+def bench_scrape(tenants: int, processes: int, jobs: int, n: int) -> dict:
+    """Scrapes of ``/metrics`` through the WSGI application a gunicorn worker loads
+    (``siganteng.wsgi``), with ``processes`` other processes' files in the metrics
+    directory (each wrote every tenant's series, as web and cluster workers do) and
+    ``jobs`` rows in the jobs table."""
+    import subprocess
+
+    from django.test import Client
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from siganteng import metrics, scrape
+
+    for _ in range(processes):
+        subprocess.run([sys.executable, __file__, "--record-series", str(tenants)], check=True, env=os.environ)
+    _record_series(tenants)  # this process is a web worker that served them too
+    _seed_jobs(jobs)
+    import siganteng.wsgi  # noqa: F401 - loads the application as a gunicorn worker does
+
     client = Client()
-    times = []
-    size = series = 0
+    auth = {"Authorization": "Bearer bench-token"}
+    client.get("/metrics", headers=auth)  # the first request loads the URLconf
+    cpu: list[float] = []
+    wall: list[float] = []
     for _ in range(n):
-        t = time.process_time()
-        resp = client.get("/metrics", headers={"Authorization": "Bearer bench-token"})
-        times.append((time.process_time() - t) * 1000)
-        size = len(resp.content)
-        series = sum(1 for line in resp.content.decode().splitlines() if line and not line.startswith("#"))
-    return times, size, series
+        t, w = time.process_time(), time.perf_counter()
+        resp = client.get("/metrics", headers=auth)
+        cpu.append((time.process_time() - t) * 1000)
+        wall.append((time.perf_counter() - w) * 1000)
+    # Where the time goes, each part on its own (p50 wall ms).
+    from django.conf import settings
+
+    parts: dict[str, list[float]] = {"read the files": [], "database gauges": [], "text format": []}
+    for _ in range(max(10, n // 5)):
+        w = time.perf_counter()
+        merged = list(scrape.ProcessFilesCollector(settings.METRICS_DIR).collect())
+        parts["read the files"].append((time.perf_counter() - w) * 1000)
+        w = time.perf_counter()
+        for collector in metrics.collectors():
+            list(collector.collect())
+        parts["database gauges"].append((time.perf_counter() - w) * 1000)
+        registry = CollectorRegistry()
+        registry.register(_Fixed(merged))
+        w = time.perf_counter()
+        generate_latest(registry)
+        parts["text format"].append((time.perf_counter() - w) * 1000)
+    text = resp.content.decode()
+    return {
+        "cpu": cpu,
+        "wall": wall,
+        "parts": {k: statistics.median(v) for k, v in parts.items()},
+        "files": len(list(Path(settings.METRICS_DIR).glob("*.db"))),
+        "samples": sum(1 for line in text.splitlines() if line and not line.startswith("#")),
+        "size": len(resp.content),
+    }
+
+
+def bench_scrape_served(n: int) -> list[float]:
+    """Wall-clock ms of ``n`` scrapes over HTTP from gunicorn (two workers, as
+    ``manage.py serve`` runs it) on the same database and metrics directory."""
+    import socket
+    import subprocess
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "ALLOWED_HOSTS": "127.0.0.1"}
+    cmd = [sys.executable, "-m", "gunicorn", "siganteng.wsgi:application", "--bind", f"127.0.0.1:{port}"]
+    cmd += ["--workers", "2", "--worker-class", "gthread", "--threads", "8", "--log-level", "warning"]
+    server = subprocess.Popen(cmd, cwd=BASE_DIR, env=env)
+    times: list[float] = []
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            for _ in range(200):
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            auth = {"Authorization": "Bearer bench-token"}
+            for _ in range(4):  # each worker's first request loads the URLconf
+                client.get("/metrics", headers=auth)
+            for _ in range(n):
+                w = time.perf_counter()
+                assert client.get("/metrics", headers=auth).status_code == 200
+                times.append((time.perf_counter() - w) * 1000)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return times
+
+
+class _Fixed:
+    """A collector answering metrics already read (to time the text format alone)."""
+
+    def __init__(self, families):
+        self.families = families
+
+    def collect(self):
+        return self.families
 
 
 def main() -> None:
@@ -154,24 +266,44 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300, help="requests per side per round")
     parser.add_argument("--replies", type=int, default=60, help="chat replies per side per round")
     parser.add_argument("--tenants", type=int, default=50)
+    parser.add_argument("--processes", type=int, default=6, help="other processes' metric files to merge")
+    parser.add_argument("--jobs", type=int, default=20000, help="rows in the jobs table")
+    parser.add_argument("--scrapes", type=int, default=100)
+    parser.add_argument("--only", choices=("cost", "scrape"), help="run one half")
+    parser.add_argument("--database-url", default="", help="a throw-away PostgreSQL database (default: SQLite)")
+    parser.add_argument("--record-series", type=int, help=argparse.SUPPRESS)  # a child process's part
     args = parser.parse_args()
+    if args.record_series is not None:
+        sys.path.insert(0, str(BASE_DIR))
+        import django
+
+        django.setup()
+        _record_series(args.record_series)
+        return
     with tempfile.TemporaryDirectory(prefix="bench-obs-") as tmp:
-        _setup(Path(tmp))
-        req_on, req_off = bench_requests(args.rounds, args.requests)
-        rep_on, rep_off = bench_replies(args.rounds, args.replies)
-        scrape, size, series = bench_scrape(args.tenants)
-    print(f"{'':34}{'with':>10}{'without':>10}{'cost':>10}   (p50 CPU ms)")
-    for name, on, off in (
-        ("GET /healthz (whole stack)", req_on, req_off),
-        ("chat reply (extractive)", rep_on, rep_off),
-    ):
-        a, b = statistics.median(on), statistics.median(off)
-        print(f"{name:34}{a:10.3f}{b:10.3f}{a - b:10.3f}   n={len(on)}+{len(off)}")
-    print(
-        f"/metrics, {args.tenants} tenants: p50 {statistics.median(scrape):.1f} CPU ms, "
-        f"p95 {_p(scrape, 0.95):.1f} CPU ms, "
-        f"{series} samples, {size / 1024:.0f} KiB"
-    )
+        _setup(Path(tmp), args.database_url)
+        if args.only != "scrape":
+            req_on, req_off = bench_requests(args.rounds, args.requests)
+            rep_on, rep_off = bench_replies(args.rounds, args.replies)
+            print(f"{'':34}{'with':>10}{'without':>10}{'cost':>10}   (p50 CPU ms)")
+            for name, on, off in (
+                ("GET /healthz (whole stack)", req_on, req_off),
+                ("chat reply (extractive)", rep_on, rep_off),
+            ):
+                a, b = statistics.median(on), statistics.median(off)
+                print(f"{name:34}{a:10.3f}{b:10.3f}{a - b:10.3f}   n={len(on)}+{len(off)}")
+        if args.only != "cost":
+            s = bench_scrape(args.tenants, args.processes, args.jobs, args.scrapes)
+            s["served"] = bench_scrape_served(args.scrapes)
+            print(
+                f"/metrics, {args.tenants} tenants, {s['files']} files ({args.processes} other processes), "
+                f"{args.jobs} jobs: {s['samples']} samples, {s['size'] / 1024:.0f} KiB, n={args.scrapes}"
+            )
+            print(f"{'':12}{'p50':>8}{'p95':>8}{'max':>8}   (ms)")
+            for name, label in (("served", "gunicorn"), ("wall", "in-process"), ("cpu", "its CPU")):
+                v = s[name]
+                print(f"{label:12}{statistics.median(v):8.1f}{_p(v, 0.95):8.1f}{max(v):8.1f}")
+            print("parts (p50 wall ms): " + ", ".join(f"{k} {v:.1f}" for k, v in s["parts"].items()))
 
 
 if __name__ == "__main__":
