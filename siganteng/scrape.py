@@ -3,7 +3,7 @@
 The answer adds up the counters every process wrote to ``METRICS_DIR``
 (:class:`ProcessFilesCollector`) and appends what the apps' collectors read from the
 database at that moment (siganteng.metrics.register_collector). Without
-``METRICS_TOKEN`` the endpoint does not exist (404): metrics name tenants' providers,
+``METRICS_TOKEN`` (or with ``METRICS_ENABLED`` off) the endpoint does not exist (404): metrics name tenants' providers,
 models and, when asked, tenants, so they are never public by accident.
 """
 
@@ -104,7 +104,7 @@ def _authorized(request: HttpRequest) -> bool:
 
 @require_GET
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    if not settings.METRICS_TOKEN:
+    if not settings.METRICS_TOKEN or not metrics.ENABLED:
         return errors.not_found_view(request)
     if not _authorized(request):
         response = HttpResponse("Unauthorized: send Authorization: Bearer <METRICS_TOKEN>.\n", status=401)

@@ -289,3 +289,49 @@ def test_the_scrape_adds_up_other_processes_files_as_prometheus_client_does(tmp_
     assert scrape.value("siganteng_followup_lateness_seconds_bucket", le="60.0") == 6  # 0 and 40 s, thrice
     assert scrape.value("siganteng_llm_tokens_total", direction="input") == 16
     assert scrape.value("siganteng_llm_cost_usd_total") == 1.5
+
+
+def test_with_metrics_off_nothing_is_counted_and_the_endpoint_is_gone(tmp_path):
+    """``METRICS_ENABLED=false`` (a process started with it): requests and a chat reply
+    write no metrics file, /metrics answers 404 even with the token, and the access log
+    line is still written."""
+    import subprocess
+    import sys
+
+    from siganteng.testing import BASE_DIR, subprocess_env
+
+    script = (
+        "import django; django.setup()\n"
+        "from django.core.management import call_command\n"
+        "call_command('migrate', verbosity=0)\n"
+        "from django.test import Client\n"
+        "from siganteng import metrics\n"
+        "c = Client()\n"
+        "assert c.get('/healthz').status_code == 200\n"
+        "assert c.get('/metrics', headers={'Authorization': 'Bearer t0ken'}).status_code == 404\n"
+        "metrics.chat_reply(provider='extractive', outcome='answered', tenant_id='acme')\n"
+        "metrics.retrieval(seconds=0.01)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=BASE_DIR,
+        env=subprocess_env(
+            METRICS_ENABLED="false",
+            METRICS_TOKEN="t0ken",
+            PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
+            SQLITE_PATH=str(tmp_path / "db.sqlite3"),
+            DATABASE_URL="",
+            ALLOWED_HOSTS="testserver",
+            LOG_FORMAT="json",
+            LOG_LEVEL="INFO",
+        ),
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    from siganteng.scrape import ProcessFilesCollector
+
+    # (Unlabelled histograms create their file, all zeros, when they are defined.)
+    counted = [s for f in ProcessFilesCollector(tmp_path / "metrics").collect() for s in f.samples if s.value]
+    assert counted == []
+    assert '"route": "healthz"' in out.stderr  # the access line
