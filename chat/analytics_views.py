@@ -13,6 +13,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from chat import analytics, charts, gaps
 from chat.models import CONVERSATION_CHANNELS
@@ -23,17 +25,21 @@ DEFAULT_DAYS = 30
 
 
 class FilterForm(forms.Form):
-    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    channel = forms.ChoiceField(required=False, choices=[("", "All channels"), *CONVERSATION_CHANNELS])
+    start = forms.DateField(label=gettext_lazy("Start"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=gettext_lazy("End"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    channel = forms.ChoiceField(
+        label=gettext_lazy("Channel"),
+        required=False,
+        choices=[("", gettext_lazy("All channels")), *CONVERSATION_CHANNELS],
+    )
 
     def clean(self):
         data = super().clean()
         start, end = data.get("start"), data.get("end")
         if start and end and start > end:
-            self.add_error("end", "The end is before the start.")
+            self.add_error("end", _("The end is before the start."))
         elif start and end and (end - start).days >= analytics.MAX_DAYS:
-            self.add_error("end", f"At most {analytics.MAX_DAYS} days at once.")
+            self.add_error("end", _("At most %(days)s days at once.") % {"days": analytics.MAX_DAYS})
         return data
 
 
@@ -48,31 +54,39 @@ def analytics_page(request: HttpRequest) -> HttpResponse:
         end = form.cleaned_data["end"] or end
         start = form.cleaned_data["start"] or min(start, end)
         channel = form.cleaned_data["channel"]
-    title = f"Analytics — {tenant.name}" if tenant else "Analytics"
+    title = _("Analytics — %(tenant)s") % {"tenant": tenant.name} if tenant else _("Analytics")
     context = {**admin.site.each_context(request), "title": title, "form": form, "tenant": tenant}
     if tenant is not None and not form.errors:
         report = analytics.report(tenant=tenant, start=start, end=end, channel=channel)
         context["report"] = report
+        context["first_response"] = analytics.duration(report.first_response_median_s)
+        context["human_first_response"] = analytics.duration(report.human_first_response_median_s)
+        human_minutes = [None if s is None else s / 60 for s in report.human_first_response_per_day]
         context["charts"] = {
             "conversations": charts.bar_chart(
                 report.days,
                 [
-                    charts.Series("conversations", report.conversations_per_day),
-                    charts.Series("customer messages", report.user_messages_per_day),
-                    charts.Series("answers", report.answers_per_day),
+                    charts.Series(_("conversations"), report.conversations_per_day),
+                    charts.Series(_("customer messages"), report.user_messages_per_day),
+                    charts.Series(_("answers"), report.answers_per_day),
                 ],
-                title="Conversations and messages per day",
+                title=_("Conversations and messages per day"),
+            ),
+            "human_first_response": charts.bar_chart(
+                report.days,
+                [charts.Series(_("minutes to a person's first reply"), human_minutes)],
+                title=_("Median wait for a person's first reply, per day"),
             ),
             "tokens": charts.bar_chart(
                 report.days,
-                [charts.Series("tokens", report.tokens_per_day)],
-                title="Tokens per day",
+                [charts.Series(_("tokens"), report.tokens_per_day)],
+                title=_("Tokens per day"),
                 limit=report.daily_token_budget,
             ),
             "cost": charts.bar_chart(
                 report.days,
-                [charts.Series("cost (USD)", [float(c) for c in report.cost_per_day])],
-                title="Cost per day",
+                [charts.Series(_("cost (USD)"), [float(c) for c in report.cost_per_day])],
+                title=_("Cost per day"),
             ),
         }
     return render(request, "chat/analytics.html", context)
