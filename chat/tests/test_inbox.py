@@ -137,3 +137,13 @@ def test_each_row_shows_the_ratings_and_the_list_filters_conversations_rated_dow
     ]
     assert all(m["rating"] is None for m in transcript if m["who"] == "customer")
     assert liked.pk  # (rated up only: in the "rated" filter, not in "down")
+
+
+def test_the_page_has_the_feedback_filter_and_column_in_both_languages(tenant):
+    _, client = staff(tenant, "rina")
+    html = client.get("/admin/inbox/").content.decode()
+    assert '<select name="feedback">' in html and '<option value="down">An answer rated 👎</option>' in html
+    assert "<th>Feedback</th>" in html and 'colspan="8"' in html
+    assert client.post("/admin/staff/language/", {"language": "id", "next": "/admin/inbox/"}).status_code == 302
+    html = client.get("/admin/inbox/").content.decode()
+    assert "<th>Umpan balik</th>" in html and "Jawaban dinilai 👎" in html
