@@ -4,9 +4,9 @@ takes.
 **Cost** (``--only cost``), in one process on a temporary SQLite database (one tenant
 with a small knowledge base), in alternating rounds so both sides see the same machine:
 each case with the instrumentation as production runs it (``METRICS_ENABLED=true``, a
-JSON line at ``INFO`` per request, to /dev/null as to a supervisor's pipe, or with
-``--log-file`` to a file beside the SQLite database) and without (the metric helpers
-doing nothing and ``LOG_LEVEL=WARNING``, as ``METRICS_ENABLED=false`` runs):
+JSON line at ``INFO`` per request, written to /dev/null as to a supervisor's pipe) and
+without (the metric helpers doing nothing and ``LOG_LEVEL=WARNING``, as
+``METRICS_ENABLED=false`` runs):
 
 - requests through the whole middleware stack: ``GET /healthz``, an authenticated
   ``GET /api/v1/tenants/{id}/settings`` and ``POST /api/v1/chat`` (extractive provider);
@@ -45,7 +45,7 @@ from cryptography.fernet import Fernet
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def _setup(tmp: Path, database_url: str = "", log_file: bool = False) -> None:
+def _setup(tmp: Path, database_url: str = "") -> None:
     os.environ.update(
         {
             "DJANGO_SETTINGS_MODULE": "siganteng.settings",
@@ -72,12 +72,10 @@ def _setup(tmp: Path, database_url: str = "", log_file: bool = False) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    # The log lines leave the process as they do under a supervisor (a pipe another
-    # process drains: here /dev/null), or with ``log_file`` into a file beside the SQLite
-    # database, whose commits then flush the file's new lines too (ext4's ordered mode).
-    target = tmp / "log.jsonl" if log_file else os.devnull
+    # The log lines leave the process as they do under a supervisor: into a pipe another
+    # process drains (here /dev/null).
     for handler in logging.getLogger().handlers:
-        handler.setStream(open(target, "a"))  # noqa: SIM115 - open for the run
+        handler.setStream(open(os.devnull, "a"))  # noqa: SIM115 - open for the run
 
 
 def _p(values: list[float], q: float) -> float:
@@ -237,6 +235,7 @@ def bench_scrape(tenants: int, processes: int, jobs: int, n: int) -> dict:
 
     from django.test import Client
     from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.multiprocess import MultiProcessCollector
 
     from siganteng import metrics, scrape
 
@@ -259,10 +258,15 @@ def bench_scrape(tenants: int, processes: int, jobs: int, n: int) -> dict:
     # Where the time goes, each part on its own (p50 wall ms).
     from django.conf import settings
 
+    # What the view reads the files with (a tree from before ProcessFilesCollector used
+    # prometheus-client's own collector, so the same bench measures both).
+    files_collector = getattr(scrape, "ProcessFilesCollector", None) or (
+        lambda path: MultiProcessCollector(None, path=str(path))
+    )
     parts: dict[str, list[float]] = {"read the files": [], "database gauges": [], "text format": []}
     for _ in range(max(10, n // 5)):
         w = time.perf_counter()
-        merged = list(scrape.ProcessFilesCollector(settings.METRICS_DIR).collect())
+        merged = list(files_collector(settings.METRICS_DIR).collect())
         parts["read the files"].append((time.perf_counter() - w) * 1000)
         w = time.perf_counter()
         for collector in metrics.collectors():
@@ -298,7 +302,8 @@ def bench_scrape_served(n: int) -> list[float]:
     env = {**os.environ, "ALLOWED_HOSTS": "127.0.0.1"}
     cmd = [sys.executable, "-m", "gunicorn", "siganteng.wsgi:application", "--bind", f"127.0.0.1:{port}"]
     cmd += ["--workers", "2", "--worker-class", "gthread", "--threads", "8", "--log-level", "warning"]
-    server = subprocess.Popen(cmd, cwd=BASE_DIR, env=env)
+    # Its access lines go where a supervisor's pipe would take them: away.
+    server = subprocess.Popen(cmd, cwd=BASE_DIR, env=env, stderr=subprocess.DEVNULL)
     times: list[float] = []
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
@@ -342,7 +347,6 @@ def main() -> None:
     parser.add_argument("--scrapes", type=int, default=100)
     parser.add_argument("--only", choices=("cost", "scrape"), help="run one half")
     parser.add_argument("--database-url", default="", help="a throw-away PostgreSQL database (default: SQLite)")
-    parser.add_argument("--log-file", action="store_true", help="log lines to a file beside the database")
     parser.add_argument("--record-series", type=int, help=argparse.SUPPRESS)  # a child process's part
     args = parser.parse_args()
     if args.record_series is not None:
@@ -353,7 +357,7 @@ def main() -> None:
         _record_series(args.record_series)
         return
     with tempfile.TemporaryDirectory(prefix="bench-obs-") as tmp:
-        _setup(Path(tmp), args.database_url, args.log_file)
+        _setup(Path(tmp), args.database_url)
         if args.only != "scrape":
             costs = bench_costs(args.rounds, args.requests, args.replies)
             print("metrics and JSON logging, with and without (p50 CPU ms of this process)\n")
