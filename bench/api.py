@@ -11,6 +11,14 @@ authenticated ``GET /api/v1/tenants/{id}/settings``, with the ratio between them
 The client runs on the same machine and competes for its cores: figures are for
 comparing the two endpoints (what authentication, throttling and the ORM cost per
 request), not absolute capacity.
+
+``--instrumentation`` runs two servers side by side on the same database instead: one
+as production runs (``METRICS_ENABLED=true``, a JSON access line at ``INFO`` for every
+request on standard error, a pipe this script drains as a log shipper would) and one
+with neither (``METRICS_ENABLED=false``, ``LOG_LEVEL=WARNING``). They are loaded in
+alternating rounds, fresh servers each round, so both see the same machine; it prints
+each side's p50 and the difference, the instrumentation's cost per request. Use
+``--concurrency 1`` for the cost of one request rather than of a queue.
 """
 
 from __future__ import annotations
@@ -87,7 +95,119 @@ def run_load(url: str, headers: dict, total: int, concurrency: int, seconds: flo
         "rps": n / elapsed,
         "p50": statistics.median(latencies) * 1000,
         "p99": latencies[min(n - 1, int(n * 0.99))] * 1000,
+        "latencies": latencies,
+        "elapsed": elapsed,
     }
+
+
+def drain(stream, lines: list[int]) -> threading.Thread:
+    """Read a server's standard error as a log shipper would (counting the lines), so
+    its log lines cost it what a pipe costs, not a file write beside the database."""
+
+    def read() -> None:
+        for _ in stream:
+            lines[0] += 1
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return thread
+
+
+def start_server(env: dict, workers: int, threads: int, lines: list[int] | None = None) -> tuple[subprocess.Popen, str]:
+    """gunicorn on a free port; returns (process, base URL) once /healthz answers. With
+    ``lines``, its standard error is a pipe whose lines are counted there."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "siganteng.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(threads),
+            "--log-level",
+            "warning",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        stderr=subprocess.PIPE if lines is not None else None,
+        text=True,
+    )
+    if lines is not None:
+        drain(server.stderr, lines)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    return server, base
+
+
+def compare_instrumentation(env: dict, key: str, args: argparse.Namespace, tmp: Path) -> None:
+    """Both servers at once, loaded in alternating rounds; prints the p50 difference."""
+    sides = {
+        "with": {**env, "METRICS_ENABLED": "true", "LOG_LEVEL": "INFO", "LOG_FORMAT": "json"},
+        "without": {**env, "METRICS_ENABLED": "false", "LOG_LEVEL": "WARNING"},
+    }
+    targets = [
+        ("GET /healthz", "/healthz", {}),
+        ("GET /api/v1/tenants/{id}/settings (X-API-Key)", "/api/v1/tenants/bench/settings", {"X-API-Key": key}),
+    ]
+    results: dict[tuple[str, str], list[dict]] = {}
+    per_round = max(1, args.requests // args.rounds)
+    log_lines = {name: [0] for name in sides}
+    for r in range(args.rounds):
+        # Fresh servers every round: a server whose processes happen to share a core with
+        # other work would otherwise bias its side for the whole run.
+        servers = {}
+        try:
+            for name, side_env in sides.items():
+                side_env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp / f"metrics-{name}")
+                servers[name] = start_server(side_env, args.workers, args.threads, lines=log_lines[name])
+            for _, path, headers in targets:
+                for _, base in servers.values():
+                    run_load(base + path, headers, 100, args.concurrency, 10)  # warm-up
+            order = list(servers.items()) if r % 2 == 0 else list(servers.items())[::-1]
+            for name, (_, base) in order:
+                for label, path, headers in targets:
+                    run = run_load(base + path, headers, per_round, args.concurrency, args.seconds)
+                    results.setdefault((label, name), []).append(run)
+        finally:
+            for server, _ in servers.values():
+                server.terminate()
+                server.wait(timeout=30)
+    print(
+        f"gunicorn gthread: {args.workers} workers x {args.threads} threads each side; client: {args.concurrency} "
+        f"connection(s); {args.rounds} alternating rounds; SQLite; {os.cpu_count()} CPUs; load average "
+        + " / ".join(f"{x:.1f}" for x in os.getloadavg())
+        + f"; log lines through the servers' standard error: {log_lines['with'][0]} with, "
+        f"{log_lines['without'][0]} without\n"
+    )
+    print("| endpoint | requests per side | p50 with ms | p50 without ms | cost ms | req/s with | req/s without |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for label, _, _ in targets:
+        row = {}
+        for name in servers:
+            runs = results[(label, name)]
+            latencies = [x for run in runs for x in run["latencies"]]
+            row[name] = (
+                len(latencies),
+                statistics.median(latencies) * 1000,
+                len(latencies) / sum(run["elapsed"] for run in runs),
+                sum(run["errors"] for run in runs),
+            )
+        (n, on, on_rps, on_err), (_, off, off_rps, off_err) = row["with"], row["without"]
+        errors = f" ({on_err + off_err} errors)" if on_err + off_err else ""
+        print(f"| {label}{errors} | {n} | {on:.2f} | {off:.2f} | {on - off:+.2f} | {on_rps:.0f} | {off_rps:.0f} |")
 
 
 def main() -> None:
@@ -97,6 +217,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60, help="time bound per endpoint")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--instrumentation", action="store_true", help="with and without metrics and access logs")
+    parser.add_argument("--rounds", type=int, default=6, help="alternating rounds of --instrumentation")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="siganteng-bench-"))
@@ -120,36 +242,11 @@ def main() -> None:
         .stdout.strip()
         .splitlines()[-1]
     )
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            py,
-            "-m",
-            "gunicorn",
-            "siganteng.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(args.workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(args.threads),
-            "--log-level",
-            "warning",
-        ],
-        cwd=BASE_DIR,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
+    if args.instrumentation:
+        compare_instrumentation(env, key, args, tmp)
+        return
+    server, base = start_server(env, args.workers, args.threads)
     try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
         targets = [
             ("GET /healthz", f"{base}/healthz", {}),
             (

@@ -14,6 +14,13 @@ persistence, JSON).
 
     .venv/bin/python bench/chat.py [--requests 500] [--concurrency 4] [--workers 2]
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_chat .venv/bin/python bench/chat.py
+
+``--instrumentation`` starts two servers on the same database instead: one as
+production runs (``METRICS_ENABLED=true``, a JSON access line at ``INFO`` per request on
+standard error, a pipe this script drains as a log shipper would) and one with neither
+(``METRICS_ENABLED=false``, ``LOG_LEVEL=WARNING``). The same requests go to each in
+alternating rounds (``--rounds``, fresh servers each round), so both see the same
+machine; it prints each side's p50 and the difference, what the instrumentation costs.
 """
 
 # ruff: noqa: E402
@@ -45,11 +52,21 @@ DATA = Path(os.environ.get("SHARED_DATA", BASE.parent / "shared" / "data")) / "b
 TARGET_CHUNKS = 10_000
 
 
+def _secrets_key() -> str:
+    """The bench database's encryption key, kept beside it: the database (and its tenant's
+    encrypted fields) is reused by later runs, so its key must be too."""
+    path = BASE / "var" / "bench" / "chat.secrets-key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(Fernet.generate_key().decode())
+    return path.read_text().strip()
+
+
 def bench_env(port: int) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("DJANGO_SETTINGS_MODULE", "siganteng.settings")
     env.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789abcdef0123456789")
-    env.setdefault("SECRETS_ENCRYPTION_KEYS", Fernet.generate_key().decode())
+    env.setdefault("SECRETS_ENCRYPTION_KEYS", _secrets_key())
     env.setdefault("SQLITE_PATH", str(BASE / "var" / "bench" / "chat.sqlite3"))
     env["DEBUG"] = "false"
     env["ALLOWED_HOSTS"] = "127.0.0.1,localhost"
@@ -156,59 +173,123 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(len(values) * p))]
 
 
+def start_server(
+    env: dict[str, str], port: int, workers: int, log: Path | None = None, lines: list[int] | None = None
+) -> tuple[subprocess.Popen, str]:
+    """gunicorn on ``port`` with ``workers`` sync workers; returns (process, URL) once up.
+    Its standard error goes to ``log``, or is a pipe whose lines are counted in ``lines``
+    (read as a log shipper would, so a log line costs the server what a pipe costs)."""
+    cmd = [sys.executable, "-m", "gunicorn", "siganteng.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(workers)]
+    cmd += ["--access-logfile", "/dev/null", "--log-level", "warning"]
+    stderr = log.open("w") if log else subprocess.PIPE
+    server = subprocess.Popen(cmd, cwd=BASE, env=env, stderr=stderr, text=True)
+    if log is None:
+
+        def drain() -> None:
+            for _ in server.stderr:
+                if lines is not None:
+                    lines[0] += 1
+
+        threading.Thread(target=drain, daemon=True).start()
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return server, url
+
+
+def requesters(url: str, key: str, qs: list[str]):
+    """(chat, health): functions sending request ``i`` to ``url``."""
+    headers = {"X-API-Key": key}
+    run_id = time.time_ns()
+
+    def chat(client: httpx.Client, i: int) -> httpx.Response:
+        body = {"user_id": f"bench-{run_id}-{i}", "messages": [{"role": "user", "content": qs[i % len(qs)]}]}
+        return client.post(f"{url}/api/v1/chat", json=body, headers=headers)
+
+    def health(client: httpx.Client, i: int) -> httpx.Response:
+        return client.get(f"{url}/healthz")
+
+    return chat, health
+
+
+def warm_up(url: str, fn, concurrency: int) -> None:
+    _, warm = run_load(url, 40, concurrency, fn)
+    failed = [r for r in warm if r["status"] != 200]
+    if failed:
+        sys.exit(f"warm-up failed ({len(failed)} non-200, status {failed[0]['status']}); see var/bench/*.log")
+
+
+def compare_instrumentation(env: dict[str, str], key: str, qs: list[str], args: argparse.Namespace) -> None:
+    """The two servers at once, loaded in alternating rounds; prints the p50 difference."""
+    logs = BASE / "var" / "bench"
+    sides = {
+        "with": {**env, "METRICS_ENABLED": "true", "LOG_LEVEL": "INFO", "LOG_FORMAT": "json"},
+        "without": {**env, "METRICS_ENABLED": "false", "LOG_LEVEL": "WARNING"},
+    }
+    records: dict[tuple[str, str], list[dict]] = {}
+    per_round = max(1, args.requests // args.rounds)
+    log_lines = {name: [0] for name in sides}
+    for r in range(args.rounds):
+        # Fresh servers every round: a server whose processes happen to share a core with
+        # other work would otherwise bias its side for the whole run.
+        servers: dict[str, tuple[subprocess.Popen, str]] = {}
+        try:
+            for offset, (name, side_env) in enumerate(sides.items()):
+                side_env["PROMETHEUS_MULTIPROC_DIR"] = str(logs / f"metrics-{name}")
+                servers[name] = start_server(side_env, args.port + offset, args.workers, lines=log_lines[name])
+            for _, url in servers.values():
+                for fn in requesters(url, key, qs):
+                    warm_up(url, fn, args.concurrency)
+            order = list(servers.items()) if r % 2 == 0 else list(servers.items())[::-1]
+            for name, (_, url) in order:
+                chat, health = requesters(url, key, qs)
+                for label, fn in (("GET /healthz", health), ("POST /api/v1/chat", chat)):
+                    _, recs = run_load(url, per_round, args.concurrency, fn)
+                    records.setdefault((label, name), []).extend(recs)
+        finally:
+            for server, _ in servers.values():
+                server.terminate()
+                server.wait(10)
+    db = "PostgreSQL" if os.environ.get("DATABASE_URL") else "SQLite (WAL)"
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"\nextractive provider, {db}, gunicorn {args.workers} sync workers each side, {args.concurrency} client "
+        f"threads, {args.rounds} alternating rounds, {os.cpu_count()} CPUs, load average {load}; log lines "
+        f"through the servers' standard error: {log_lines['with'][0]} with, {log_lines['without'][0]} without"
+    )
+    print("\n| endpoint | requests per side | p50 with ms | p50 without ms | cost ms |\n|---|---:|---:|---:|---:|")
+    for label in ("GET /healthz", "POST /api/v1/chat"):
+        on, off = records[(label, "with")], records[(label, "without")]
+        bad = sum(r["status"] != 200 for r in on + off)
+        a, b = pct([r["total"] for r in on], 0.5), pct([r["total"] for r in off], 0.5)
+        print(f"| {label}{f' ({bad} non-200)' if bad else ''} | {len(on)} | {a:.2f} | {b:.2f} | {a - b:+.2f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--instrumentation", action="store_true", help="with and without metrics and access logs")
+    parser.add_argument("--rounds", type=int, default=6, help="alternating rounds of --instrumentation")
     args = parser.parse_args()
     env = bench_env(args.port)
     key, chunks = prepare(env)
     qs = questions()
 
-    gunicorn = subprocess.Popen(
-        [
-            str(BASE / ".venv" / "bin" / "gunicorn"),
-            "siganteng.wsgi",
-            "-b",
-            f"127.0.0.1:{args.port}",
-            "-w",
-            str(args.workers),
-            "--access-logfile",
-            "/dev/null",
-            "--log-level",
-            "warning",
-        ],
-        cwd=BASE,
-        env=env,
-        stderr=(BASE / "var" / "bench" / "gunicorn.log").open("w"),
-    )
-    url = f"http://127.0.0.1:{args.port}"
+    if args.instrumentation:
+        compare_instrumentation(env, key, qs, args)
+        return
+    gunicorn, url = start_server(env, args.port, args.workers, BASE / "var" / "bench" / "gunicorn.log")
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        headers = {"X-API-Key": key}
-        run_id = int(time.time())
-
-        def chat(client: httpx.Client, i: int) -> httpx.Response:
-            body = {"user_id": f"bench-{run_id}-{i}", "messages": [{"role": "user", "content": qs[i % len(qs)]}]}
-            return client.post(f"{url}/api/v1/chat", json=body, headers=headers)
-
-        def health(client: httpx.Client, i: int) -> httpx.Response:
-            return client.get(f"{url}/healthz")
-
+        chat, health = requesters(url, key, qs)
         for fn in (chat, health):  # warm-up: imports, caches, connections
-            _, warm = run_load(url, 40, args.concurrency, fn)
-            failed = [r for r in warm if r["status"] != 200]
-            if failed:
-                sys.exit(
-                    f"warm-up failed ({len(failed)} non-200, status {failed[0]['status']}); see var/bench/gunicorn.log"
-                )
+            warm_up(url, fn, args.concurrency)
         h_wall, h = run_load(url, args.requests, args.concurrency, health)
         c_wall, c = run_load(url, args.requests, args.concurrency, chat)
     finally:

@@ -2,27 +2,30 @@
 
 Everything is computed from the rows, for one tenant, a date range (UTC days, both ends
 included) and optionally one channel: conversations and messages per day, the automation
-rate (answered conversations that no human took over), handoffs and their reasons, the
-median time to the first answer, the feedback score, and tokens and cost per day against
-the monthly token budget.
+rate (answered conversations that no person was asked for), handoffs and their reasons,
+the median time to the bot's first answer and to a person's first reply after a
+handoff, the feedback score, and tokens and cost per day against the monthly token
+budget.
 
-Handoffs are read from the conversation's ``handoff_reason`` when the model has it; until
-then none is recorded and every answered conversation counts as automated.
+Handoffs are read from the conversations' ``handoff`` events, which stay when the
+conversation goes back to the bot (its ``handoff_reason`` does not).
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import statistics
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.core.exceptions import FieldDoesNotExist
-from django.db.models import Count, Min, Q, QuerySet, Sum
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
+from django.utils.translation import gettext as _
 
-from chat import usage
-from chat.models import Conversation, Feedback, Message, UsageDaily
+from chat import handoff, usage
+from chat.models import Conversation, ConversationEvent, Feedback, Message, UsageDaily
 from tenants.models import Tenant
 
 MAX_DAYS = 366
@@ -40,11 +43,15 @@ class Report:
     answers_per_day: list[int]
     tokens_per_day: list[int]
     cost_per_day: list[Decimal]
+    human_first_response_per_day: list[float | None] = field(default_factory=list)  # median, seconds
     conversations: int = 0
     answered: int = 0
-    handoffs: int | None = None  # None: handoffs are not recorded (yet)
+    handoffs: int = 0
     handoff_reasons: list[tuple[str, int]] = field(default_factory=list)
     first_response_median_s: float | None = None
+    human_first_response_median_s: float | None = None
+    handoffs_replied: int = 0
+    handoffs_unreplied: int = 0
     feedback_up: int = 0
     feedback_down: int = 0
     tokens_month: int = 0
@@ -54,11 +61,11 @@ class Report:
     def automation_rate(self) -> float | None:
         if not self.answered:
             return None
-        return (self.answered - (self.handoffs or 0)) / self.answered
+        return max(0, self.answered - self.handoffs) / self.answered
 
     @property
     def handoff_rate(self) -> float | None:
-        return None if self.handoffs is None or not self.conversations else self.handoffs / self.conversations
+        return self.handoffs / self.conversations if self.conversations else None
 
     @property
     def feedback_score(self) -> float | None:
@@ -73,14 +80,6 @@ class Report:
     @property
     def cost_total(self) -> Decimal:
         return sum(self.cost_per_day, Decimal(0))
-
-
-def _has_field(model, name: str) -> bool:
-    try:
-        model._meta.get_field(name)
-    except FieldDoesNotExist:
-        return False
-    return True
 
 
 def _per_day(rows: QuerySet, days: list[dt.date], value: str = "n") -> list:
@@ -133,9 +132,11 @@ def report(*, tenant: Tenant, start: dt.date, end: dt.date, channel: str = "") -
         tokens_month=usage.tokens_this_month(tenant),
     )
 
+    # The bot's first answer: staff replies are timed apart, from the handoff (below).
+    bot_answer = Q(messages__role="assistant") & ~Q(messages__provider="staff")
     per_conversation = conversations.annotate(
         first_question=Min("messages__created_at", filter=Q(messages__role="user")),
-        first_answer=Min("messages__created_at", filter=Q(messages__role="assistant")),
+        first_answer=Min("messages__created_at", filter=bot_answer),
     ).values_list("first_question", "first_answer")
     waits = []
     for question, answer in per_conversation:
@@ -146,12 +147,14 @@ def report(*, tenant: Tenant, start: dt.date, end: dt.date, channel: str = "") -
                 waits.append((answer - question).total_seconds())
     result.first_response_median_s = statistics.median(waits) if waits else None
 
-    if _has_field(Conversation, "handoff_reason"):
-        handed = conversations.exclude(handoff_reason="")
-        result.handoffs = handed.count()
-        result.handoff_reasons = list(
-            handed.values_list("handoff_reason").annotate(n=Count("pk")).order_by("-n", "handoff_reason")
-        )
+    handoff_events = ConversationEvent.objects.filter(tenant=tenant, kind="handoff")
+    result.handoffs = conversations.filter(Exists(handoff_events.filter(conversation=OuterRef("pk")))).count()
+    reasons = Counter(
+        handoff.reason_code(reason, actor)
+        for reason, actor in handoff_events.filter(conversation__in=conversations).values_list("reason", "actor_label")
+    )
+    result.handoff_reasons = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
+    _human_first_response(result, tenant=tenant, lo=lo, hi=hi, channel=channel)
 
     ratings = Feedback.objects.filter(message__in=messages).values("value").annotate(n=Count("pk")).order_by()
     for row in ratings:
@@ -160,6 +163,66 @@ def report(*, tenant: Tenant, start: dt.date, end: dt.date, channel: str = "") -
         elif row["value"] == Feedback.Value.DOWN:
             result.feedback_down = row["n"]
     return result
+
+
+def _human_first_response(result: Report, *, tenant: Tenant, lo: dt.datetime, hi: dt.datetime, channel: str) -> None:
+    """How long customers waited for a person: for each handoff in the range, the time
+    to the first staff reply in that conversation before the handoff ended (given back
+    to the bot, closed, or handed off again). Working hours or not, this is what the
+    customer waited. A handoff that ended, or is still open, without a reply counts as
+    unreplied and has no time."""
+    handoffs = ConversationEvent.objects.filter(tenant=tenant, kind="handoff", created_at__gte=lo, created_at__lt=hi)
+    if channel:
+        handoffs = handoffs.filter(conversation__channel=channel)
+    started = list(handoffs.values_list("conversation_id", "created_at"))
+    if not started:
+        result.human_first_response_per_day = [None] * len(result.days)
+        return
+    ids = {conversation for conversation, _ in started}
+    replies: dict = defaultdict(list)
+    for conversation, at in (
+        Message.objects.filter(conversation_id__in=ids, provider="staff", created_at__gte=lo)
+        .order_by("created_at")
+        .values_list("conversation_id", "created_at")
+    ):
+        replies[conversation].append(at)
+    endings: dict = defaultdict(list)
+    for conversation, at in (
+        ConversationEvent.objects.filter(conversation_id__in=ids, kind__in=("handoff", "release", "close"))
+        .filter(created_at__gte=lo)
+        .order_by("created_at")
+        .values_list("conversation_id", "created_at")
+    ):
+        endings[conversation].append(at)
+
+    waits_by_day: dict[dt.date, list[float]] = defaultdict(list)
+    for conversation, at in started:
+        ends = endings[conversation]
+        later = ends[bisect.bisect_right(ends, at) :]  # this handoff's own event is at ``at``
+        end = later[0] if later else None
+        times = replies[conversation]
+        i = bisect.bisect_left(times, at)
+        if i < len(times) and (end is None or times[i] < end):
+            waits_by_day[at.astimezone(dt.UTC).date()].append((times[i] - at).total_seconds())
+            result.handoffs_replied += 1
+        else:
+            result.handoffs_unreplied += 1
+    waits = [w for day in waits_by_day.values() for w in day]
+    result.human_first_response_median_s = statistics.median(waits) if waits else None
+    result.human_first_response_per_day = [
+        statistics.median(waits_by_day[d]) if waits_by_day.get(d) else None for d in result.days
+    ]
+
+
+def duration(seconds: float | None) -> str:
+    """``38 s``, ``4.5 min``, ``2.1 h`` (``–`` for none): a wait as a person reads it."""
+    if seconds is None:
+        return "–"
+    if seconds < 90:
+        return _("%(n)s s") % {"n": f"{seconds:.1f}" if seconds < 10 else f"{seconds:.0f}"}
+    if seconds < 90 * 60:
+        return _("%(n)s min") % {"n": f"{seconds / 60:.1f}"}
+    return _("%(n)s h") % {"n": f"{seconds / 3600:.1f}"}
 
 
 def _usage_by_day(rows: QuerySet[UsageDaily]) -> QuerySet:

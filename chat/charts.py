@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 
 WIDTH, HEIGHT = 640, 200
 _LEFT, _RIGHT, _TOP, _BOTTOM = 48, 12, 12, 28
@@ -21,7 +22,7 @@ class Series:
     """One coloured series: a value per day, in the same order as the chart's days."""
 
     label: str
-    values: Sequence[float]
+    values: Sequence[float | None]  # None: no bar that day (nothing to measure)
 
 
 def _nice_max(value: float) -> float:
@@ -43,7 +44,7 @@ def bar_chart(
     Numbers are written by this function and every text is escaped."""
     plot_w = WIDTH - _LEFT - _RIGHT
     plot_h = HEIGHT - _TOP - _BOTTOM
-    top = _nice_max(max([*(v for s in series for v in s.values), limit or 0, 0]))
+    top = _nice_max(max([*(v for s in series for v in s.values if v is not None), limit or 0, 0]))
     n = max(1, len(days))
     group_w = plot_w / n
     bar_w = max(1.0, group_w * 0.8 / max(1, len(series)))
@@ -63,6 +64,8 @@ def bar_chart(
         x0 = _LEFT + group_w * d_index + group_w * 0.1
         for s_index, s in enumerate(series):
             value = s.values[d_index] if d_index < len(s.values) else 0
+            if value is None:
+                continue
             h = plot_h * value / top
             colour = _COLOURS[s_index % len(_COLOURS)]
             parts.append(
@@ -77,10 +80,11 @@ def bar_chart(
             )
     if limit:
         y = _TOP + plot_h - plot_h * limit / top
+        limit_label = escape(_("budget"))
         parts.append(
             f'<line x1="{_LEFT}" x2="{WIDTH - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#c0504d" '
             f'stroke-dasharray="6 4"/><text x="{_LEFT + 4}" y="{y - 3:.1f}" font-size="10" '
-            f'fill="#c0504d">budget {_fmt(limit)}</text>'
+            f'fill="#c0504d">{limit_label} {_fmt(limit)}</text>'
         )
     legend_x = _LEFT
     for s_index, s in enumerate(series):

@@ -199,11 +199,11 @@ def handoff_request(
         return False
     if notify_at <= now:
         enqueue("chat.tasks.notify_handoff", str(conversation.pk))
-    metrics.handoff(reason=_reason_code(reason, actor_label), tenant_id=tenant.pk)
+    metrics.handoff(reason=reason_code(reason, actor_label), tenant_id=tenant.pk)
     return True
 
 
-def _reason_code(reason: str, actor_label: str) -> str:
+def reason_code(reason: str, actor_label: str) -> str:
     """The trigger behind a handoff, as a metric label: one of the built-in reasons
     (``model: …`` counts as ``model``), else who asked (a helpdesk's free text would give
     the metric a label value per handoff)."""

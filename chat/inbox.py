@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -23,11 +23,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from chat import handoff
-from chat.models import CONVERSATION_CHANNELS, Conversation, ConversationState, Message
+from chat.models import CONVERSATION_CHANNELS, Conversation, ConversationState, Feedback, Message
 from siganteng.errors import ApiError
 from tenants.staff import current_tenant, role_for
 
 STATE_FILTERS = ("open", *ConversationState.values, "all")
+FEEDBACK_FILTERS = ("", "down", "rated")
 LIST_LIMIT = 200
 
 
@@ -38,10 +39,16 @@ def _tenant(request: HttpRequest):
     return tenant
 
 
-def conversations(tenant, *, state: str = "open", channel: str = "", q: str = "") -> QuerySet[Conversation]:
-    """The inbox rows of ``tenant``: newest activity first, with the last message and the
-    number of customer messages staff have not read."""
+def conversations(
+    tenant, *, state: str = "open", channel: str = "", q: str = "", feedback: str = ""
+) -> QuerySet[Conversation]:
+    """The inbox rows of ``tenant``: newest activity first, with the last message, the
+    number of customer messages staff have not read, and the customer's ratings of the
+    answers (👍/👎 counts and the latest rating with its comment). ``feedback``:
+    ``down`` keeps conversations with an answer rated down, ``rated`` those with any rating."""
     last = Message.objects.filter(conversation=OuterRef("pk")).order_by("-created_at")
+    ratings = Feedback.objects.filter(message__conversation=OuterRef("pk"))
+    latest_rating = ratings.order_by("-updated_at", "-pk")
     qs = Conversation.objects.filter(tenant=tenant).select_related("assigned_to")
     if state == "open":
         qs = qs.filter(state__in=(ConversationState.NEEDS_HUMAN, ConversationState.HUMAN))
@@ -51,12 +58,21 @@ def conversations(tenant, *, state: str = "open", channel: str = "", q: str = ""
         qs = qs.filter(channel=channel)
     if q:
         qs = qs.filter(user_id__icontains=q)
+    if feedback == "down":
+        qs = qs.filter(Exists(ratings.filter(value=Feedback.Value.DOWN)))
+    elif feedback == "rated":
+        qs = qs.filter(Exists(ratings))
     unread = Q(messages__role="user") & (Q(staff_read_at__isnull=True) | Q(messages__created_at__gt=F("staff_read_at")))
     return qs.annotate(
         last_text=Subquery(last.values("content")[:1]),
         last_role=Subquery(last.values("role")[:1]),
         last_at=Subquery(last.values("created_at")[:1]),
         unread=Count("messages", filter=unread),
+        rated_up=Count("messages__feedback", filter=Q(messages__feedback__value=Feedback.Value.UP)),
+        rated_down=Count("messages__feedback", filter=Q(messages__feedback__value=Feedback.Value.DOWN)),
+        latest_rating=Subquery(latest_rating.values("value")[:1]),
+        latest_rating_comment=Subquery(latest_rating.values("comment")[:1]),
+        latest_rating_at=Subquery(latest_rating.values("updated_at")[:1]),
     ).order_by("-updated_at")
 
 
@@ -88,6 +104,19 @@ def _row(c: Conversation, now) -> dict[str, Any]:
         "last_at": c.last_at.isoformat() if c.last_at else None,
         "waiting_seconds": waiting,
         "unread": c.unread,
+        "feedback": {
+            "up": c.rated_up,
+            "down": c.rated_down,
+            "latest": (
+                {
+                    "value": c.latest_rating,
+                    "comment": c.latest_rating_comment[:280],
+                    "at": c.latest_rating_at.isoformat(),
+                }
+                if c.latest_rating
+                else None
+            ),
+        },
     }
 
 
@@ -102,6 +131,11 @@ def inbox(request: HttpRequest) -> HttpResponse:
         + [(v, label) for v, label in ConversationState.choices]
         + [("all", _("All"))],
         "channels": CONVERSATION_CHANNELS,
+        "feedback_filters": [
+            ("", _("Any")),
+            ("down", _("An answer rated 👎")),
+            ("rated", _("Any rating")),
+        ],
         "poll_ms": int(settings.INBOX_POLL_SECONDS * 1000),
     }
     return render(request, "chat/inbox.html", context)
@@ -109,15 +143,19 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def inbox_data(request: HttpRequest) -> JsonResponse:
-    """The list as JSON for the polling script: ``state``, ``channel`` and ``q`` filter."""
+    """The list as JSON for the polling script: ``state``, ``channel``, ``q`` and
+    ``feedback`` (``down``: an answer rated down; ``rated``: any rating) filter."""
     tenant = _tenant(request)
     state = request.GET.get("state", "open")
     state = state if state in STATE_FILTERS else "open"
     channel = request.GET.get("channel", "")
     channel = channel if channel in dict(CONVERSATION_CHANNELS) else ""
     q = request.GET.get("q", "").replace("\x00", "")[:200]
+    feedback = request.GET.get("feedback", "")
+    feedback = feedback if feedback in FEEDBACK_FILTERS else ""
     now = timezone.now()
-    rows = [_row(c, now) for c in conversations(tenant, state=state, channel=channel, q=q)[:LIST_LIMIT]]
+    found = conversations(tenant, state=state, channel=channel, q=q, feedback=feedback)
+    rows = [_row(c, now) for c in found[:LIST_LIMIT]]
     counts = dict(
         Conversation.objects.filter(tenant=tenant)
         .values_list("state")
@@ -140,6 +178,7 @@ def _get(request: HttpRequest, conversation_id) -> Conversation:
 
 def _message(m: Message) -> dict[str, Any]:
     meta = m.metadata or {}
+    rating = getattr(m, "feedback", None) if m.role == "assistant" else None
     if m.role == "user":
         who = "customer"
     elif m.provider == "staff":
@@ -156,6 +195,7 @@ def _message(m: Message) -> dict[str, Any]:
         "tool_calls": meta.get("tool_calls", []),
         "handoff": meta.get("handoff", {}).get("reason", ""),
         "delivery": meta.get("delivery") or {},
+        "rating": {"value": rating.value, "comment": rating.comment} if rating else None,
     }
 
 
@@ -193,7 +233,11 @@ def conversation_data(request: HttpRequest, conversation_id) -> JsonResponse:
     """Transcript, state and history as JSON; reading it marks the messages read."""
     conversation = _get(request, conversation_id)
     Conversation.objects.filter(pk=conversation.pk).update(staff_read_at=timezone.now())
-    rows = conversation.messages.filter(role__in=("user", "assistant")).order_by("created_at", "pk")
+    rows = (
+        conversation.messages.filter(role__in=("user", "assistant"))
+        .select_related("feedback")
+        .order_by("created_at", "pk")
+    )
     return JsonResponse(
         {
             "id": str(conversation.pk),

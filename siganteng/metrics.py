@@ -13,16 +13,19 @@ but read at scrape time by collectors the apps register with :func:`register_col
 Call sites use the helpers below, never the metric objects: a helper is one line at the
 call site and keeps the label set (and the optional ``tenant`` label, on only when
 ``METRICS_TENANT_LABEL`` is set, because one series per tenant can be many) in one place.
+With ``METRICS_ENABLED`` off every helper does nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
 
 from django.conf import settings
 from prometheus_client import Counter, Histogram
 from prometheus_client.registry import Collector
 
+ENABLED: bool = settings.METRICS_ENABLED
 TENANT_LABEL: bool = settings.METRICS_TENANT_LABEL
 
 # Request and task latencies: from a cached answer (ms) to a slow LLM reply (tens of s).
@@ -120,21 +123,37 @@ def _with_tenant(labels: dict[str, str], tenant_id: str | None) -> dict[str, str
 # --- helpers, one per event -------------------------------------------------------------
 
 
+def _helper(record: Callable[..., None]) -> Callable[..., None]:
+    """The helper as written, or one that does nothing when metrics are off."""
+    if ENABLED:
+        return record
+
+    @functools.wraps(record)
+    def off(**kwargs) -> None:
+        return None
+
+    return off
+
+
+@_helper
 def http_request(*, route: str, method: str, status: int, seconds: float, tenant_id: str | None) -> None:
     HTTP_REQUESTS.labels(**_with_tenant({"route": route, "method": method, "status": str(status)}, tenant_id)).inc()
     HTTP_DURATION.labels(route=route, method=method).observe(seconds)
 
 
+@_helper
 def chat_reply(*, provider: str, outcome: str, tenant_id: str | None) -> None:
     """``outcome``: ``answered``, ``fallback`` (answered by the fallback provider),
     ``provider_error`` or ``budget_exceeded``."""
     CHAT_REPLIES.labels(**_with_tenant({"provider": provider, "outcome": outcome}, tenant_id)).inc()
 
 
+@_helper
 def llm_call(*, provider: str, outcome: str, seconds: float) -> None:
     LLM_DURATION.labels(provider=provider, outcome=outcome).observe(seconds)
 
 
+@_helper
 def llm_usage(
     *, provider: str, model: str, input_tokens: int, output_tokens: int, cost: float, tenant_id: str | None
 ) -> None:
@@ -147,28 +166,34 @@ def llm_usage(
     LLM_COST.labels(**_with_tenant({"provider": provider, "model": model}, tenant_id)).inc(cost)
 
 
+@_helper
 def retrieval(*, seconds: float) -> None:
     RETRIEVAL_DURATION.observe(seconds)
 
 
+@_helper
 def job_run(*, status: str | None) -> None:
     """One internal run ended; ``None`` (a duplicate or stale wake-up) is counted as ``noop``."""
     JOB_RUNS.labels(status=status or "noop").inc()
 
 
+@_helper
 def followup_delivery(*, outcome: str) -> None:
     FOLLOWUP_DELIVERIES.labels(outcome=outcome).inc()
 
 
+@_helper
 def followup_lateness(*, seconds: float) -> None:
     FOLLOWUP_LATENESS.observe(max(0.0, seconds))
 
 
+@_helper
 def channel_send(*, kind: str, outcome: str) -> None:
     """``outcome``: ``sent``, ``skipped`` or the transport error's code."""
     CHANNEL_SENDS.labels(kind=kind, outcome=outcome).inc()
 
 
+@_helper
 def reconciled(*, reconciler: str, counts: Mapping[str, int]) -> None:
     """Add a reconciler pass's counts (``{"requeued": 2, ...}``); zeros add nothing."""
     for action, n in counts.items():
@@ -176,11 +201,13 @@ def reconciled(*, reconciler: str, counts: Mapping[str, int]) -> None:
             RECONCILER_RECOVERIES.labels(reconciler=reconciler, action=action).inc(n)
 
 
+@_helper
 def handoff(*, reason: str, tenant_id: str | None) -> None:
     """A conversation moved from the bot to a human; ``reason`` is the trigger's code."""
     HANDOFFS.labels(**_with_tenant({"reason": reason}, tenant_id)).inc()
 
 
+@_helper
 def feedback(*, channel: str, value: str, tenant_id: str | None) -> None:
     FEEDBACK.labels(**_with_tenant({"channel": channel, "value": value}, tenant_id)).inc()
 

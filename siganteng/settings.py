@@ -398,6 +398,9 @@ if env_str("LLM_PRICES_JSON"):
 METRICS_DIR = Path(env_str("PROMETHEUS_MULTIPROC_DIR") or str(VAR_DIR / "metrics"))
 METRICS_DIR.mkdir(parents=True, exist_ok=True)
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(METRICS_DIR)
+# Off: no process counts anything (the helpers of siganteng.metrics do nothing) and
+# /metrics answers 404; the access log lines stay.
+METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
 # Bearer token /metrics requires; empty = /metrics answers 404 (off).
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 # A tenant label on the per-tenant counters: one series per tenant, so off unless asked.

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from chat import handoff
+from chat.feedback import feedback_record
 from chat.models import Conversation, Message
 from tenants.models import AuditEntry, Membership
 
@@ -91,3 +92,58 @@ def test_the_buttons_take_over_reply_assign_release_and_close(tenant, waiting):
 def test_anonymous_visitors_are_sent_to_the_login(tenant, waiting):
     r = Client().get("/admin/inbox/data")
     assert r.status_code == 302 and "/admin/login/" in r["Location"]
+
+
+def _answered(tenant, customer: str, *ratings: tuple[str, str]) -> Conversation:
+    """A bot conversation whose answers the customer rated (``(value, comment)`` each)."""
+    conversation = Conversation.objects.create(tenant=tenant, user_id=customer, channel="telegram")
+    for i, (value, comment) in enumerate(ratings):
+        Message.objects.create(tenant=tenant, conversation=conversation, role="user", content=f"question {i}")
+        answer = Message.objects.create(tenant=tenant, conversation=conversation, role="assistant", content="answer")
+        feedback_record(tenant=tenant, message=answer, value=value, comment=comment, source="telegram")
+    return conversation
+
+
+def test_each_row_shows_the_ratings_and_the_list_filters_conversations_rated_down(tenant, other_tenant, waiting):
+    liked = _answered(tenant, "cust-liked", ("up", ""), ("up", "mantap"))
+    disliked = _answered(tenant, "cust-disliked", ("up", ""), ("down", "Harganya salah"))
+    _answered(other_tenant, "globex-angry", ("down", "globex secret"))
+    _, client = staff(tenant, "rina")
+
+    rows = {r["customer"]: r for r in client.get("/admin/inbox/data", {"state": "all"}).json()["conversations"]}
+    assert set(rows) == {"cust-9", "cust-liked", "cust-disliked"}
+    assert rows["cust-9"]["feedback"] == {"up": 0, "down": 0, "latest": None}
+    assert rows["cust-liked"]["feedback"]["up"] == 2 and rows["cust-liked"]["feedback"]["down"] == 0
+    assert rows["cust-liked"]["feedback"]["latest"]["comment"] == "mantap"
+    feedback = rows["cust-disliked"]["feedback"]
+    assert (feedback["up"], feedback["down"]) == (1, 1)
+    assert (feedback["latest"]["value"], feedback["latest"]["comment"]) == ("down", "Harganya salah")
+    assert rows["cust-disliked"]["unread"] == 2  # the ratings' join counts each message once
+
+    def customers(**params) -> list[str]:
+        data = client.get("/admin/inbox/data", {"state": "all", **params}).json()
+        return sorted(r["customer"] for r in data["conversations"])
+
+    assert customers(feedback="down") == ["cust-disliked"]
+    assert customers(feedback="rated") == ["cust-disliked", "cust-liked"]
+    assert customers(feedback="nonsense") == ["cust-9", "cust-disliked", "cust-liked"]
+    assert customers(feedback="down", state="open") == []  # the filters combine
+
+    # The conversation's transcript marks the rated answers.
+    transcript = client.get(f"/admin/inbox/{disliked.pk}/data").json()["messages"]
+    assert [m["rating"] for m in transcript if m["who"] == "bot"] == [
+        {"value": "up", "comment": ""},
+        {"value": "down", "comment": "Harganya salah"},
+    ]
+    assert all(m["rating"] is None for m in transcript if m["who"] == "customer")
+    assert liked.pk  # (rated up only: in the "rated" filter, not in "down")
+
+
+def test_the_page_has_the_feedback_filter_and_column_in_both_languages(tenant):
+    _, client = staff(tenant, "rina")
+    html = client.get("/admin/inbox/").content.decode()
+    assert '<select name="feedback">' in html and '<option value="down">An answer rated 👎</option>' in html
+    assert "<th>Feedback</th>" in html and 'colspan="8"' in html
+    assert client.post("/admin/staff/language/", {"language": "id", "next": "/admin/inbox/"}).status_code == 302
+    html = client.get("/admin/inbox/").content.decode()
+    assert "<th>Umpan balik</th>" in html and "Jawaban dinilai 👎" in html

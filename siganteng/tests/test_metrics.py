@@ -243,3 +243,95 @@ def test_a_customer_asking_for_a_person_counts_a_handoff_by_its_trigger(scrape, 
         - before.value("siganteng_handoffs_total", reason="customer_request")
         == 1
     )
+
+
+def test_the_scrape_adds_up_other_processes_files_as_prometheus_client_does(tmp_path):
+    """Three processes count into one directory; the scrape's collector gives exactly the
+    samples prometheus-client's own MultiProcessCollector gives (counters summed,
+    histogram buckets made cumulative with their ``_count``)."""
+    import subprocess
+    import sys
+
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    from siganteng.scrape import ProcessFilesCollector
+    from siganteng.testing import BASE_DIR, subprocess_env
+
+    script = (
+        "import sys, django; django.setup()\n"
+        "from siganteng import metrics\n"
+        "n = int(sys.argv[1])\n"
+        "for i in range(n):\n"
+        "    metrics.http_request(route='chat', method='POST', status=200, seconds=0.03 * i, tenant_id='acme')\n"
+        "    metrics.followup_lateness(seconds=40.0 * i)\n"
+        "metrics.chat_reply(provider='openai', outcome='answered', tenant_id='acme')\n"
+        "metrics.llm_usage(provider='openai', model='m', input_tokens=n, output_tokens=1, cost=0.5, tenant_id='acme')\n"
+    )
+    for n in (3, 5, 8):
+        subprocess.run(
+            [sys.executable, "-c", script, str(n)],
+            cwd=BASE_DIR,
+            env=subprocess_env(PROMETHEUS_MULTIPROC_DIR=str(tmp_path), METRICS_TENANT_LABEL="true"),
+            check=True,
+        )
+    assert len(list(tmp_path.glob("*.db"))) == 6  # a counter and a histogram file per process
+
+    ours, theirs = CollectorRegistry(), CollectorRegistry()
+    ours.register(ProcessFilesCollector(tmp_path))
+    MultiProcessCollector(theirs, path=str(tmp_path))
+    lines = generate_latest(ours).decode().splitlines()
+    assert sorted(lines) == sorted(generate_latest(theirs).decode().splitlines())
+    scrape = Scrape("\n".join(lines) + "\n")
+    assert scrape.value("siganteng_http_requests_total", route="chat", tenant="acme") == 16
+    assert scrape.value("siganteng_http_request_duration_seconds_count", route="chat") == 16
+    assert scrape.value("siganteng_http_request_duration_seconds_bucket", route="chat", le="+Inf") == 16
+    assert scrape.value("siganteng_followup_lateness_seconds_bucket", le="60.0") == 6  # 0 and 40 s, thrice
+    assert scrape.value("siganteng_llm_tokens_total", direction="input") == 16
+    assert scrape.value("siganteng_llm_cost_usd_total") == 1.5
+
+
+def test_with_metrics_off_nothing_is_counted_and_the_endpoint_is_gone(tmp_path):
+    """``METRICS_ENABLED=false`` (a process started with it): requests and a chat reply
+    write no metrics file, /metrics answers 404 even with the token, and the access log
+    line is still written."""
+    import subprocess
+    import sys
+
+    from siganteng.testing import BASE_DIR, subprocess_env
+
+    script = (
+        "import django; django.setup()\n"
+        "from django.core.management import call_command\n"
+        "call_command('migrate', verbosity=0)\n"
+        "from django.test import Client\n"
+        "from siganteng import metrics\n"
+        "c = Client()\n"
+        "assert c.get('/healthz').status_code == 200\n"
+        "assert c.get('/metrics', headers={'Authorization': 'Bearer t0ken'}).status_code == 404\n"
+        "metrics.chat_reply(provider='extractive', outcome='answered', tenant_id='acme')\n"
+        "metrics.retrieval(seconds=0.01)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=BASE_DIR,
+        env=subprocess_env(
+            METRICS_ENABLED="false",
+            METRICS_TOKEN="t0ken",
+            PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
+            SQLITE_PATH=str(tmp_path / "db.sqlite3"),
+            DATABASE_URL="",
+            ALLOWED_HOSTS="testserver",
+            LOG_FORMAT="json",
+            LOG_LEVEL="INFO",
+        ),
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    from siganteng.scrape import ProcessFilesCollector
+
+    # (Unlabelled histograms create their file, all zeros, when they are defined.)
+    counted = [s for f in ProcessFilesCollector(tmp_path / "metrics").collect() for s in f.samples if s.value]
+    assert counted == []
+    assert '"route": "healthz"' in out.stderr  # the access line

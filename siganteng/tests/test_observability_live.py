@@ -177,3 +177,181 @@ def test_it_counts_across_web_and_cluster_processes_and_follows_one_request_id(
     assert "siganteng.access" in loggers and "chat.channels.services" in loggers, loggers
     for secret in (api_key, api_key.split("_")[-1], BOT_TOKEN, SECRET_TOKEN, channel.inbound_token, str(PHONE)):
         assert secret not in text, f"a secret reached the logs: {secret[:6]}…"
+
+
+def test_every_metric_family_moves_on_the_running_stack(tmp_path, make_tenant, make_key, kb, telegram, fake_openai):
+    """``manage.py serve`` (two web workers, the task cluster, the follow-up dispatcher)
+    on this run's database and broker (SQLite and the ORM broker, or PostgreSQL and
+    Redis): real requests and real tasks move every family the dashboard reads, and one
+    scrape of a web worker, parsed by Prometheus' own parser, shows each of them."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from chat.channels.services import channel_create
+    from jobs import services as job_services
+    from jobs.models import Job, JobStatus
+    from jobs.seed import load_catalog
+    from siganteng.queue import enqueue
+
+    load_catalog()
+    shop = make_tenant("shop")
+    kb(shop)
+    shop_key = make_key(shop)
+    priced = make_tenant("priced", llm_provider="openai")
+    priced_key = make_key(priced)
+    broke_key = make_key(make_tenant("broke", monthly_token_budget=0))
+    channel, _ = channel_create(
+        tenant=shop,
+        kind="telegram",
+        name="telegram",
+        config={},
+        secrets={"bot_token": BOT_TOKEN, "secret_token": SECRET_TOKEN},
+    )
+    # Work the running cluster finds in the database: a job on an external GPU worker (it
+    # stays queued: the oldest-queued gauge), and a job whose runner died mid-run (its
+    # lease expired: the reconciler takes it back, then the cluster runs it).
+    waiting = job_services.job_submit(tenant=shop, model_slug="dreamfusion-sd", prompt="a teapot")[0]
+    Job.objects.filter(pk=waiting.pk).update(created_at=timezone.now() - dt.timedelta(minutes=3))
+    orphan = job_services.job_submit(tenant=shop, model_slug="echo", prompt="orphaned")[0]
+    Job.objects.filter(pk=orphan.pk).update(
+        status=JobStatus.RUNNING, lease_token="dead", lease_expires_at=timezone.now() - dt.timedelta(minutes=1)
+    )
+
+    def customer(web: httpx.Client, update_id: int, chat_id: int, text: str) -> None:
+        resp = web.post(
+            f"/channels/telegram/{channel.inbound_token}/",
+            content=dumps(telegram_update(update_id=update_id, message_id=update_id, chat_id=chat_id, text=text)),
+            headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET_TOKEN},
+        )
+        assert resp.status_code == 200, resp.text
+
+    env = {
+        "TELEGRAM_API_BASE": telegram.server.url,
+        "OPENAI_BASE_URL": f"{fake_openai.server.url}/v1",
+        "OPENAI_API_KEY": "sk-test-fake",
+    }
+    with serving(tmp_path, **env) as (base, log), httpx.Client(base_url=base, timeout=30) as web:
+        before = _scrape(base)
+        # Customers on Telegram: a question the cluster answers from the knowledge base,
+        # and one who asks for a person (a handoff).
+        customer(web, 1, 6281100001, "How long is shipping to Bali?")
+        customer(web, 2, 6281100002, "mau bicara dengan admin")
+        # On the API: an answer from a priced model (tokens, cost), a refusal over budget,
+        # a rating, a job the cluster runs, a follow-up due now (the dispatcher sends it).
+        answer = web.post(
+            "/api/v1/chat",
+            json={"user_id": "u1", "messages": [{"role": "user", "content": "hello"}]},
+            headers={"X-API-Key": priced_key},
+        )
+        assert answer.status_code == 200, answer.text
+        assert (
+            web.post(
+                "/api/v1/chat",
+                json={"user_id": "u2", "messages": [{"role": "user", "content": "hello"}]},
+                headers={"X-API-Key": broke_key},
+            ).status_code
+            == 402
+        )
+        rated = web.post(
+            f"/api/v1/messages/{answer.json()['message_id']}/feedback",
+            json={"value": "down", "comment": "too short"},
+            headers={"X-API-Key": priced_key},
+        )
+        assert rated.status_code in (200, 201), rated.text
+        job = web.post("/api/v1/jobs/", json={"model": "echo", "prompt": "hi"}, headers={"X-API-Key": shop_key})
+        assert job.status_code in (200, 201, 202), job.text
+        followup = web.post(
+            "/api/v1/followup/schedule",
+            json={
+                "user_id": "6281100003",
+                "channel_id": str(channel.pk),
+                "delay_seconds": 0,
+                "text": "Halo Kak, paketnya sudah sampai?",
+                "respect_working_hours": False,
+            },
+            headers={"X-API-Key": shop_key},
+        )
+        assert followup.status_code in (200, 201), followup.text
+        enqueue("jobs.tasks.reconcile_jobs")  # what the minute schedule sends the cluster
+
+        def settled() -> Scrape | None:
+            s = _scrape(base)
+            done = (
+                s.value("siganteng_channel_sends_total", kind="telegram", outcome="sent") >= 3
+                and s.value("siganteng_followup_deliveries_total", outcome="sent") >= 1
+                and s.value("siganteng_job_runs_total", status="SUCCEEDED") >= 2
+                and s.value("siganteng_handoffs_total") >= 1
+                and s.value("siganteng_reconciler_recoveries_total") >= 1
+            )
+            return s if done else None
+
+        try:
+            after = wait_until(settled, timeout=90, interval=0.5, message="the cluster's counters")
+        except AssertionError:
+            raise AssertionError(log.read_text(errors="replace")[-4000:]) from None
+
+    def moved(name: str, **labels: str) -> float:
+        return after.value(name, **labels) - before.value(name, **labels)
+
+    # HTTP, counted by the two web workers, by route, method and status, and timed.
+    assert moved("siganteng_http_requests_total", route="channels:inbound", method="POST", status="200") == 2
+    assert moved("siganteng_http_requests_total", route="chat", method="POST", status="402") == 1
+    assert moved("siganteng_http_request_duration_seconds_count", route="chat", method="POST") == 2
+    assert moved("siganteng_http_request_duration_seconds_bucket", route="chat", method="POST", le="+Inf") == 2
+    # Replies by provider and outcome, the model calls' latency, tokens and cost.
+    assert moved("siganteng_chat_replies_total", provider="extractive", outcome="answered") == 1
+    assert moved("siganteng_chat_replies_total", provider="openai", outcome="answered") == 1
+    assert moved("siganteng_chat_replies_total", outcome="budget_exceeded") == 1
+    assert moved("siganteng_llm_request_duration_seconds_count", provider="openai", outcome="ok") == 1
+    assert moved("siganteng_llm_request_duration_seconds_count", provider="extractive") >= 1
+    model = answer.json()["model"]
+    tokens = answer.json()["usage"]
+    assert (
+        moved("siganteng_llm_tokens_total", provider="openai", model=model, direction="input")
+        == (tokens["input_tokens"])
+    )
+    assert (
+        moved("siganteng_llm_tokens_total", provider="openai", model=model, direction="output")
+        == (tokens["output_tokens"])
+    )
+    assert moved("siganteng_llm_cost_usd_total", provider="openai", model=model) == pytest.approx(float(tokens["cost"]))
+    assert float(tokens["cost"]) > 0
+    # Retrieval (the Telegram answer searched the knowledge base in the cluster).
+    assert moved("siganteng_retrieval_duration_seconds_count") >= 1
+    # Jobs: the database gauges and the runs.
+    assert after.value("siganteng_jobs", model="dreamfusion-sd", status="QUEUED") == 1
+    assert after.value("siganteng_jobs_oldest_queued_age_seconds") >= 180
+    assert moved("siganteng_job_runs_total", status="SUCCEEDED") >= 2  # the API's job and the recovered one
+    assert moved("siganteng_reconciler_recoveries_total", reconciler="jobs", action="requeued") == 1
+    # Follow-ups: the outcome and how late it went out.
+    assert moved("siganteng_followup_deliveries_total", outcome="sent") == 1
+    assert moved("siganteng_followup_lateness_seconds_count") == 1
+    assert moved("siganteng_followup_lateness_seconds_bucket", le="+Inf") == 1
+    # Channel sends by kind and outcome: the answer, the handoff message, the follow-up.
+    assert moved("siganteng_channel_sends_total", kind="telegram", outcome="sent") == 3
+    # Handoffs by reason, and the rating.
+    assert moved("siganteng_handoffs_total", reason="customer_request") == 1
+    assert moved("siganteng_feedback_total", channel="api", value="down") == 1
+    # Nothing is left unscraped: every family the dashboard queries is in the answer.
+    families = {s.name for s in after.samples}
+    for name in (
+        "siganteng_http_requests_total",
+        "siganteng_http_request_duration_seconds_bucket",
+        "siganteng_chat_replies_total",
+        "siganteng_llm_request_duration_seconds_bucket",
+        "siganteng_llm_tokens_total",
+        "siganteng_llm_cost_usd_total",
+        "siganteng_retrieval_duration_seconds_bucket",
+        "siganteng_jobs",
+        "siganteng_jobs_oldest_queued_age_seconds",
+        "siganteng_job_runs_total",
+        "siganteng_followup_deliveries_total",
+        "siganteng_followup_lateness_seconds_bucket",
+        "siganteng_channel_sends_total",
+        "siganteng_reconciler_recoveries_total",
+        "siganteng_handoffs_total",
+        "siganteng_feedback_total",
+    ):
+        assert name in families, name
+    assert Job.objects.get(pk=orphan.pk).status == JobStatus.SUCCEEDED

@@ -22,6 +22,22 @@
     return iso ? new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "";
   }
 
+  // The customer's ratings of a conversation's answers: "👍 2 · 👎 1", and the latest
+  // rating's comment under it.
+  function ratings(feedback) {
+    var td = el("td", "feedback");
+    if (!feedback || (!feedback.up && !feedback.down)) return td;
+    var counts = [];
+    if (feedback.up) counts.push("👍 " + feedback.up);
+    if (feedback.down) counts.push("👎 " + feedback.down);
+    td.appendChild(el("span", feedback.down ? "rated rated-down" : "rated rated-up", counts.join(" · ")));
+    var latest = feedback.latest;
+    if (latest && latest.comment) {
+      td.appendChild(el("div", "meta", (latest.value === "down" ? "👎 " : "👍 ") + "“" + latest.comment + "”"));
+    }
+    return td;
+  }
+
   function poll(url, every, draw, status) {
     function tick() {
       fetch(url(), { credentials: "same-origin", headers: { Accept: "application/json" } })
@@ -57,7 +73,7 @@
       if (!data.conversations.length) {
         var tr = el("tr");
         var td = el("td", null, empty.trim());
-        td.colSpan = 7;
+        td.colSpan = 8;
         tr.appendChild(td);
         rows.appendChild(tr);
         return;
@@ -80,6 +96,7 @@
         var unread = el("td");
         if (c.unread) unread.appendChild(el("span", "unread", String(c.unread)));
         tr.appendChild(unread);
+        tr.appendChild(ratings(c.feedback));
         tr.appendChild(el("td", null, c.assigned_to));
         rows.appendChild(tr);
       });
@@ -114,6 +131,10 @@
         }
         transcript.appendChild(el("div", side + (m.delivery && m.delivery.reason ? " warn" : ""), label));
         if (m.handoff) transcript.appendChild(el("div", "meta right", "handoff: " + m.handoff));
+        if (m.rating) {
+          var rated = (m.rating.value === "down" ? "👎" : "👍") + (m.rating.comment ? " “" + m.rating.comment + "”" : "");
+          transcript.appendChild(el("div", "meta right rating rating-" + m.rating.value, rated));
+        }
         m.sources.forEach(function (s) {
           transcript.appendChild(el("div", "meta right", "source: " + (s.title || s.external_id || s.id)));
         });
