@@ -174,6 +174,7 @@ def test_the_analytics_page_and_the_inbox_as_the_docs_show_them(live_server, bro
     the analytics page (bot and person response times, handoffs, ratings, the export)
     and the inbox with its ratings column."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.expected_conditions import staleness_of
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     from jobs import tasks
@@ -190,7 +191,9 @@ def test_the_analytics_page_and_the_inbox_as_the_docs_show_them(live_server, bro
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
     Select(browser.find_element(By.ID, "switch-tenant")).select_by_value("demo")
-    browser.find_element(By.CSS_SELECTOR, "#tenant-switcher button").click()
+    switch = browser.find_element(By.CSS_SELECTOR, "#tenant-switcher button")
+    switch.click()
+    WebDriverWait(browser, 20).until(staleness_of(switch))  # the switch is stored before we move on
     browser.get(f"{live_server.url}/admin/analytics/")
     if browser.find_elements(By.ID, "toggle-nav-sidebar"):
         browser.find_element(By.ID, "toggle-nav-sidebar").click()  # the width for two charts a row
