@@ -127,3 +127,14 @@ def local_server():
 
     with LocalServer() as server:
         yield server
+
+
+@pytest.fixture
+def stopping(monkeypatch):
+    """This process as a worker of a cluster that may be told to stop: ``stopping(grace)``
+    marks the stop (siganteng.shutdown) with ``grace`` seconds for running work."""
+    from siganteng import shutdown
+
+    monkeypatch.setattr(shutdown, "_deadline", None)
+    shutdown.prepare()
+    return lambda grace=0.0: shutdown.begin(grace=grace)

@@ -50,8 +50,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and ReDoc assets, served by the app: docs work offline
-    "django_q",
+    # siganteng before django_q: its `qcluster` command (a cluster that hands running work
+    # back when stopped, siganteng.shutdown) takes the place of django-q2's.
     "siganteng",
+    "django_q",
     "tenants",
     "knowledge",
     "chat",
@@ -183,6 +185,9 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+# A stopped cluster lets running jobs and follow-up deliveries go on this long, then hands
+# them back to the queue (siganteng.shutdown); a supervisor's kill timeout must be longer.
+Q_STOP_GRACE_SECONDS = env_float("Q_STOP_GRACE_SECONDS", 10.0)
 
 # --- Files ----------------------------------------------------------------------------
 STATIC_URL = "static/"

@@ -91,3 +91,10 @@ def test_the_image_has_espeak_ng_and_the_requirements_name_what_is_imported():
     requirements = (BASE_DIR / "requirements.txt").read_text()
     for package in ("lxml", "drf-spectacular-sidecar"):
         assert re.search(rf"^{package}==", requirements, re.M), package
+
+
+def test_the_worker_runs_the_cluster_that_hands_work_back_and_is_killed_only_after_its_grace(settings):
+    assert get_commands()["qcluster"] == "siganteng"  # siganteng's qcluster, not django-q2's
+    worker = yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())["services"]["worker"]
+    kill_after = int(re.fullmatch(r"(\d+)s", worker["stop_grace_period"]).group(1))
+    assert kill_after > settings.Q_STOP_GRACE_SECONDS

@@ -2,8 +2,11 @@
 follow-up dispatcher as child processes in the foreground.
 
 Ctrl-C (SIGINT), SIGTERM and SIGHUP (the terminal closing) stop them all: each child runs in
-its own process group and gets SIGTERM (gunicorn finishes in-flight requests, qcluster its
-running tasks), then SIGKILL after ``--grace`` seconds. If either child dies on its own,
+its own process group and gets SIGTERM (gunicorn finishes in-flight requests; qcluster
+fetches no more, hands back the wake-ups it had fetched and gives running jobs and
+follow-ups ``Q_STOP_GRACE_SECONDS`` before it releases them to the queue, see
+siganteng.shutdown; the dispatcher ends its pass), then SIGKILL after ``--grace``
+seconds, by default 10 s more than the cluster's grace. If either child dies on its own,
 the other is stopped too and the command exits non-zero, so a supervisor sees the failure
 instead of half a system. On Linux each child is also told by the kernel to stop when
 this command dies without a chance to clean up (SIGKILL, a crash): no orphan keeps the
@@ -38,7 +41,12 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
         parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
-        parser.add_argument("--grace", type=float, default=20.0, help="seconds to wait before SIGKILL")
+        parser.add_argument(
+            "--grace",
+            type=float,
+            default=settings.Q_STOP_GRACE_SECONDS + 10,
+            help="seconds to wait before SIGKILL (default: Q_STOP_GRACE_SECONDS + 10)",
+        )
 
     def handle(self, *args, **options):
         self._stopping = False
