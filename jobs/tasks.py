@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from jobs import services
-from siganteng import metrics
+from siganteng import metrics, shutdown
 
 SCHEDULES = [("jobs.reconcile", "jobs.tasks.reconcile_jobs", 1)]
 
 
 def run_job(job_id: str) -> str | None:
-    """Wake-up for one internal job; a duplicate or stale wake-up is a no-op."""
+    """Wake-up for one internal job; a duplicate or stale wake-up is a no-op. One taken
+    after the cluster was told to stop goes back to the broker unstarted."""
+    if shutdown.stopping():
+        services.job_wake(job_id=job_id)
+        return None
     status = services.job_run(job_id=job_id)
     metrics.job_run(status=status)
     return status

@@ -2,7 +2,7 @@
 
 - ``state``: the one way a job changes state (a conditional update and its event);
 - ``submission``: submit one job or a batch, idempotency, parameter validation;
-- ``lifecycle``: claim, progress, heartbeat, succeed, fail, cancel, retry;
+- ``lifecycle``: claim, progress, heartbeat, succeed, fail, cancel, retry, release;
 - ``fairness``: each tenant's limit of concurrent internal jobs, and waking what waits;
 - ``reconcile``: recover jobs whose runner died or whose wake-up was lost;
 - ``runner``: the internal runner (a django-q2 task per job);
@@ -21,8 +21,10 @@ from jobs.services.lifecycle import (
     job_fail,
     job_heartbeat,
     job_progress,
+    job_release,
     job_retry,
     job_succeed,
+    job_wake,
 )
 from jobs.services.reconcile import jobs_reconcile
 from jobs.services.runner import job_run
@@ -46,11 +48,13 @@ __all__ = [
     "job_heartbeat",
     "job_payload",
     "job_progress",
+    "job_release",
     "job_retry",
     "job_run",
     "job_submit",
     "job_submit_batch",
     "job_succeed",
+    "job_wake",
     "jobs_reconcile",
     "jobs_wake_waiting",
     "resolve_params",

@@ -1,5 +1,5 @@
 """A job's life after submission, shared by the internal runner and external workers:
-claim, progress, heartbeat, succeed, fail, cancel and retry. Each is one
+claim, progress, heartbeat, succeed, fail, cancel, retry and release. Each is one
 :func:`~jobs.services.state.transition` (see there for why that is safe to race)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import uuid
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from jobs.handlers.base import JobCanceled
 from jobs.models import Job, JobEvent, JobStatus, Runner
@@ -254,3 +254,38 @@ def job_retry(*, job: Job) -> Job:
             enqueue_run(job.pk)
     job.refresh_from_db()
     return job
+
+
+# --- handing work back (a stopping cluster, siganteng.shutdown) -----------------------------
+
+
+def job_release(*, job_id, token: str) -> bool:
+    """The holder gives a running job back unfinished: RUNNING → QUEUED at once, the
+    attempt not counted, and a wake-up for any cluster. False if ``token`` no longer
+    holds it. Whatever the old runner still reports afterwards is refused by the token."""
+    with transaction.atomic():
+        changes = {
+            "status": JobStatus.QUEUED,
+            "attempts": F("attempts") - 1,
+            "lease_token": "",
+            "lease_expires_at": None,
+            "worker_id": "",
+            "available_at": None,
+            "enqueued_at": now(),
+        }
+        event = {
+            "kind": STATUS,
+            "status": JobStatus.QUEUED,
+            "message": "Handed back unfinished by a stopping cluster; queued again.",
+            "data": {"reason": "released"},
+        }
+        if not transition(job_id, where=_held(token), changes=changes, event=event):
+            return False
+        enqueue_run(job_id)
+    return True
+
+
+def job_wake(*, job_id) -> None:
+    """Send the job's wake-up again: a stopping cluster hands back the wake-ups it had
+    fetched but will not run. Where it lands, a job no longer QUEUED makes it a no-op."""
+    enqueue_run(job_id)

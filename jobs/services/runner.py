@@ -3,6 +3,7 @@ this process and records the outcome."""
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from django.conf import settings
@@ -14,7 +15,7 @@ from jobs.handlers.base import JobCanceled, JobContext, JobError
 from jobs.models import Artifact, JobStatus
 from jobs.services.fairness import jobs_wake_waiting
 from jobs.services.files import artifact_store
-from jobs.services.lifecycle import job_claim, job_fail, job_heartbeat, job_progress, job_succeed
+from jobs.services.lifecycle import job_claim, job_fail, job_heartbeat, job_progress, job_release, job_succeed
 from siganteng.ai.base import ProviderError
 from siganteng.http import OutboundError
 from siganteng.leases import kept_alive
@@ -68,7 +69,12 @@ def _run_claimed(job, token: str) -> str | None:
         store=store,
     )
     try:
-        with kept_alive(lambda: _renew(job.pk, token), every=settings.JOBS_LEASE_SECONDS / 3):
+        with kept_alive(
+            lambda: _renew(job.pk, token),
+            every=settings.JOBS_LEASE_SECONDS / 3,
+            # A stopping cluster hands the job back once its grace is over (siganteng.shutdown).
+            release=functools.partial(job_release, job_id=job.pk, token=token),
+        ):
             result = get_handler(job.model.kind)(ctx)
     except JobCanceled:
         return JobStatus.CANCELED
