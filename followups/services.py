@@ -307,7 +307,12 @@ def followup_deliver(*, followup_id: str, token: str) -> str:
         )
         return OUTCOME_UNKNOWN
 
-    with kept_alive(lambda: _renew_lease(followup.pk, token), every=settings.FOLLOWUP_LEASE_SECONDS / 3):
+    with kept_alive(
+        lambda: _renew_lease(followup.pk, token),
+        every=settings.FOLLOWUP_LEASE_SECONDS / 3,
+        # A stopping cluster hands the delivery back once its grace is over (siganteng.shutdown).
+        release=lambda: followup_release(followup_id=followup.pk, token=token),
+    ):
         return _deliver_claimed(followup, token)
 
 
@@ -385,28 +390,34 @@ def _deliver_claimed(followup: FollowUp, token: str) -> str:
         return _after_error(followup, token, exc)
 
     sent_at = timezone.now()
+    with transaction.atomic():
+        if message is None:
+            message = Message.objects.create(
+                tenant=followup.tenant,
+                conversation=followup.conversation,
+                role="assistant",
+                content="\n\n".join(followup.bubbles),
+                bubbles=followup.bubbles,
+                external_id=(sent_ids[0] if sent_ids else "")[:200],
+                metadata={"followup_id": str(followup.pk)},
+            )
+        if not _finish(
+            followup.pk,
+            token,
+            status=S.SENT,
+            sent_at=sent_at,
+            provider_message_ids=sent_ids,
+            message=message,
+            reason="",
+            last_error="",
+            lease_until=None,
+        ):
+            # Taken back while the request was out (a released or expired lease, only on a
+            # channel that drops resends): the new holder sends it again under the same
+            # reference and records it, so this worker records nothing.
+            transaction.set_rollback(True)
+            return "stale"
     metrics.followup_lateness(seconds=(sent_at - followup.due_at).total_seconds())
-    if message is None:
-        message = Message.objects.create(
-            tenant=followup.tenant,
-            conversation=followup.conversation,
-            role="assistant",
-            content="\n\n".join(followup.bubbles),
-            bubbles=followup.bubbles,
-            external_id=(sent_ids[0] if sent_ids else "")[:200],
-            metadata={"followup_id": str(followup.pk)},
-        )
-    _finish(
-        followup.pk,
-        token,
-        status=S.SENT,
-        sent_at=sent_at,
-        provider_message_ids=sent_ids,
-        message=message,
-        reason="",
-        last_error="",
-        lease_until=None,
-    )
     return "sent"
 
 
@@ -438,6 +449,27 @@ def _after_error(followup: FollowUp, token: str, exc: TransportError, *, started
     return "retry"
 
 
+def _idempotent_kinds() -> list[str]:
+    """Channel kinds whose receiver drops a resend with the same reference."""
+    return [kind for kind, _label in channel_kinds() if transport_class(kind).idempotent]
+
+
+def followup_release(*, followup_id, token: str) -> bool:
+    """Give a claimed follow-up back unsent (its worker is stopping): SENDING → SCHEDULED,
+    due at once, so any dispatcher claims it again. As in the reconciler, only while its
+    request has not left, or on a channel that drops a resend (a signed webhook: the
+    same ``webhook-id``); a request in flight on another channel is left to finish.
+    Returns whether it was given back; the old worker's later writes are refused by the
+    token."""
+    now = timezone.now()
+    held = FollowUp.objects.filter(pk=followup_id, claim_token=token, status=S.SENDING)
+    return bool(
+        held.filter(Q(request_started_at__isnull=True) | Q(channel__kind__in=_idempotent_kinds())).update(
+            status=S.SCHEDULED, claim_token="", lease_until=None, run_at=now, updated_at=now
+        )
+    )
+
+
 def followups_reconcile(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Repair rows whose delivery task vanished (a lost wake-up or a dead worker): SENDING
     past the lease goes back to SCHEDULED if its request never started or its channel is
@@ -448,7 +480,7 @@ def followups_reconcile(*, now: dt.datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     canceled = followups_cancel_replied()
     stuck = FollowUp.objects.filter(status=S.SENDING, lease_until__lt=now)
-    idempotent_kinds = [kind for kind, _label in channel_kinds() if transport_class(kind).idempotent]
+    idempotent_kinds = _idempotent_kinds()
     retried = stuck.filter(Q(request_started_at__isnull=True) | Q(channel__kind__in=idempotent_kinds)).update(
         status=S.SCHEDULED, claim_token="", lease_until=None, run_at=now, updated_at=now
     )

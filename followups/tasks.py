@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from followups import services
-from siganteng import metrics
+from siganteng import metrics, shutdown
 
 SCHEDULES = [
     # (name, dotted function, minutes between runs) — a minute is django-q2's finest grain;
@@ -21,7 +21,13 @@ def dispatch(loop_seconds: float | None = None) -> int:
 
 
 def deliver(followup_id: str, token: str) -> str:
-    outcome = services.followup_deliver(followup_id=followup_id, token=token)
+    """Send one claimed follow-up. One taken after the cluster was told to stop goes
+    back to SCHEDULED unsent, for any dispatcher to claim again (``released``)."""
+    if shutdown.stopping():
+        released = services.followup_release(followup_id=followup_id, token=token)
+        outcome = "released" if released else "stale"
+    else:
+        outcome = services.followup_deliver(followup_id=followup_id, token=token)
     metrics.followup_delivery(outcome=outcome)
     return outcome
 

@@ -83,7 +83,7 @@ JOB_RUNS = Counter(
 )
 FOLLOWUP_DELIVERIES = Counter(
     "siganteng_followup_deliveries",
-    "Follow-up delivery attempts by outcome (sent, retry, failed, skipped, outcome_unknown, stale).",
+    "Follow-up delivery attempts by outcome (sent, retry, failed, skipped, outcome_unknown, stale, released).",
     ("outcome",),
 )
 FOLLOWUP_LATENESS = Histogram(
