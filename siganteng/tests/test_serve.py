@@ -12,7 +12,7 @@ import sys
 import httpx
 import pytest
 
-from siganteng.testing import BASE_DIR, subprocess_env, wait_until
+from siganteng.testing import BASE_DIR, kill_cluster, subprocess_env, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -36,14 +36,14 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _start(tmp_path):
+def _start(tmp_path, grace: float = 40, **env: str):
     port = _free_port()
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:  # the child keeps its own copy of the descriptor
         proc = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--port", str(port), "--workers", "1", "--grace", "40"],
+            [sys.executable, "manage.py", "serve", "--port", str(port), "--workers", "1", "--grace", str(grace)],
             cwd=BASE_DIR,
-            env=subprocess_env(DEBUG="true"),
+            env=subprocess_env(DEBUG="true", **env),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -158,3 +158,73 @@ def test_the_cluster_gets_its_sigterm_again_until_it_stops(repeat):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_stopped_serve_hands_running_and_fetched_work_back_within_its_grace(tmp_path, tenant):
+    """SIGTERM while a slow job and a follow-up delivery run and another job's wake-up
+    waits in the cluster: serve stops within its grace (no SIGKILL), every piece of work
+    is claimable at once with no attempt spent, and another cluster finishes each once."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from chat.channels.services import channel_create, conversation_for
+    from chat.channels.tests.fakes import CountingWebhook
+    from followups.models import FollowUp
+    from followups.services import followup_schedule, followups_claim_due
+    from jobs.models import Job, JobStatus
+    from jobs.seed import load_catalog
+    from jobs.services import job_submit
+    from siganteng.queue import broker
+    from siganteng.testing import LocalServer, qcluster
+
+    load_catalog()
+    receiver = CountingWebhook()
+
+    def slow_first(req):
+        reply = receiver(req)
+        reply.delay = 6.0 if sum(receiver.counts.values()) == 1 else 0.0  # answers the first request late
+        return reply
+
+    env = {"OUTBOUND_ALLOW_PRIVATE": "true", "Q_WORKERS": "2", "Q_STOP_GRACE_SECONDS": "2"}
+    with LocalServer(slow_first) as server:
+        channel, _ = channel_create(tenant=tenant, kind="webhook", name="hook", config={"url": f"{server.url}/hook"})
+        conversation = conversation_for(channel=channel, user_id="cust-1")
+        proc, _web, _cluster, log = _start(tmp_path, grace=15, **env)
+        try:
+            slow = job_submit(tenant=tenant, model_slug="echo", prompt="slow", input_params={"delay_seconds": 20})[0]
+            followup, _ = followup_schedule(
+                tenant=tenant,
+                conversation=conversation,
+                text="Paketnya sudah sampai, Kak?",
+                due_at=timezone.now() - dt.timedelta(seconds=1),
+                respect_working_hours=False,
+            )
+            wait_until(lambda: Job.objects.get(pk=slow.pk).progress_percent > 0, timeout=60, message="the job to run")
+            wait_until(lambda: receiver.counts, timeout=60, message="the follow-up request to be out")
+            fetched = job_submit(tenant=tenant, model_slug="echo", prompt="fetched")[0]
+            wait_until(lambda: broker().queue_size() == 0, timeout=30, message="the cluster to fetch the wake-up")
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=15) == 0, log.read_text(errors="replace")[-3000:]
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+        assert "did not stop within" not in log.read_text(), log.read_text(errors="replace")[-3000:]
+
+        for job in (slow, fetched):
+            job.refresh_from_db()
+            assert (job.status, job.attempts, job.lease_token) == (JobStatus.QUEUED, 0, ""), job.prompt
+        followup.refresh_from_db()
+        assert followup.status == "SCHEDULED" and followup.claim_token == "" and followup.run_at <= timezone.now()
+
+        with qcluster(**env) as cluster:
+            assert followups_claim_due() == [str(followup.pk)]
+            wait_until(
+                lambda: Job.objects.filter(pk__in=[slow.pk, fetched.pk], status=JobStatus.SUCCEEDED).count() == 2,
+                timeout=90,
+                message="another cluster to finish both jobs",
+            )
+            wait_until(lambda: FollowUp.objects.get(pk=followup.pk).status == "SENT", timeout=30, message="the send")
+            kill_cluster(cluster)
+    assert list(Job.objects.filter(pk__in=[slow.pk, fetched.pk]).values_list("attempts", flat=True)) == [1, 1]
+    assert receiver.counts == {f"fu_{followup.pk}": 2}  # the same webhook-id: the receiver keeps one
