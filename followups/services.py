@@ -22,6 +22,7 @@ import datetime as dt
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -39,7 +40,7 @@ from chat.models import Channel, Conversation, Message
 from chat.prompt import channel_rules
 from chat.services import NothingToSay, compose
 from followups.models import FollowUp
-from siganteng import metrics
+from siganteng import metrics, shutdown
 from siganteng.errors import ApiError, Conflict, field_error
 from siganteng.leases import kept_alive
 from siganteng.queue import enqueue_now
@@ -241,23 +242,38 @@ def _enqueue_deliveries(ids: list[str], token: str) -> None:
             enqueue_now("followups.tasks.deliver", pk, token)
 
 
-def followups_dispatch(*, loop_seconds: float = 0.0, interval: float = 1.0) -> int:
+def followups_dispatch(
+    *,
+    loop_seconds: float = 0.0,
+    interval: float = 1.0,
+    reconcile: Callable[[], object] | None = None,
+    reconcile_every: float = 10.0,
+) -> int:
     """Claim due follow-ups until none are left, then keep polling every ``interval``
-    seconds for ``loop_seconds`` (0: one pass; ``inf``: until stopped). A database error
-    (a dropped connection, a failover) is logged and the next pass tries again. Returns
-    how many were claimed."""
+    seconds for ``loop_seconds`` (0: one pass; ``inf``: until stopped, or until this
+    process is told to stop: siganteng.shutdown). ``reconcile``, if given, runs first
+    and then every ``reconcile_every`` seconds: the dedicated dispatcher takes back the
+    work of dead workers this way, well within a minute. A database error (a dropped
+    connection, a failover) is logged and the next pass tries again. Returns how many
+    were claimed."""
     deadline = time.monotonic() + loop_seconds
+    next_reconcile = time.monotonic()
     total = 0
     while True:
         try:
+            if reconcile is not None and time.monotonic() >= next_reconcile:
+                next_reconcile = time.monotonic() + reconcile_every
+                reconcile()
             claimed = followups_claim_due()
         except DatabaseError as exc:
             if loop_seconds <= 0:
                 raise
-            logger.warning("Claiming due follow-ups failed, trying again: %s", exc)
+            logger.warning("A dispatcher pass failed, trying again: %s", exc)
             connection.close()
             claimed = []
         total += len(claimed)
+        if shutdown.stopping():
+            return total
         if len(claimed) >= settings.FOLLOWUP_DISPATCH_BATCH:
             continue  # more may be due right now
         if time.monotonic() + interval > deadline:

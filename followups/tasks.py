@@ -33,6 +33,7 @@ def deliver(followup_id: str, token: str) -> str:
 
 
 def reconcile() -> dict[str, int]:
+    """Every minute (and every RECONCILE_INTERVAL seconds from the dedicated dispatcher)."""
     counts = services.followups_reconcile()
     metrics.reconciled(reconciler="followups", counts=counts)
     return counts

@@ -20,7 +20,8 @@ def run_job(job_id: str) -> str | None:
 
 
 def reconcile_jobs() -> dict[str, int]:
-    """Every minute: take back expired leases, wake lost jobs, send due webhook retries."""
+    """Every minute (and every RECONCILE_INTERVAL seconds from the dedicated dispatcher):
+    take back expired leases, wake lost jobs, send due webhook retries."""
     counts = services.jobs_reconcile()
     metrics.reconciled(reconciler="jobs", counts=counts)
     return counts

@@ -265,7 +265,8 @@ WHATSAPP_API_BASE = env_str("WHATSAPP_API_BASE", "https://graph.facebook.com").r
 WHATSAPP_API_VERSION = env_str("WHATSAPP_API_VERSION", "v21.0")
 CHANNEL_TIMEOUT = env_float("CHANNEL_TIMEOUT", 10.0)
 # A delivery renews its lease every third of this while it runs (siganteng.leases); a
-# dead worker's follow-up is taken back by the reconciler within about this long.
+# dead worker's follow-up is taken back by the reconciler once it runs out (within
+# RECONCILE_INTERVAL more where the dedicated dispatcher runs).
 FOLLOWUP_LEASE_SECONDS = env_int("FOLLOWUP_LEASE_SECONDS", 30, minimum=3)
 FOLLOWUP_MAX_ATTEMPTS = env_int("FOLLOWUP_MAX_ATTEMPTS", 5, minimum=1)
 FOLLOWUP_RETRY_BASE_SECONDS = env_float("FOLLOWUP_RETRY_BASE_SECONDS", 30.0)
@@ -275,6 +276,9 @@ FOLLOWUP_DISPATCH_BATCH = env_int("FOLLOWUP_DISPATCH_BATCH", 500, minimum=1)
 # FOLLOWUP_DISPATCH_LOOP_SECONDS where no dedicated dispatcher runs.
 FOLLOWUP_DISPATCH_LOOP_SECONDS = env_float("FOLLOWUP_DISPATCH_LOOP_SECONDS", 0.0)
 FOLLOWUP_DISPATCH_INTERVAL = env_float("FOLLOWUP_DISPATCH_INTERVAL", 0.5)
+# The dedicated dispatcher also runs the jobs' and follow-ups' reconcilers this often, so
+# a dead worker's job or follow-up is back in the queue within its lease and this interval.
+RECONCILE_INTERVAL = env_float("RECONCILE_INTERVAL", 10.0)
 
 # --- Authentication and API --------------------------------------------------------
 # The admin shows a new API key once in a message: keep messages in a signed cookie so
@@ -492,7 +496,8 @@ SECRETS_ENCRYPTION_KEYS = env_list("SECRETS_ENCRYPTION_KEYS")
 # A running job holds a lease that its runner renews with every progress report; the
 # reconciler (jobs.tasks.reconcile_jobs) takes back jobs past their lease or queued too long.
 # A running internal job renews its lease every third of this (siganteng.leases), so a dead
-# cluster's jobs are taken back by the next reconciler pass after it runs out.
+# cluster's jobs are taken back by the next reconciler pass after it runs out (the
+# dedicated dispatcher runs one every RECONCILE_INTERVAL seconds).
 JOBS_LEASE_SECONDS = env_int("JOBS_LEASE_SECONDS", 30, minimum=1)
 # Internal jobs one tenant runs at once when its own max_concurrent_jobs is empty: half the
 # cluster's workers (at least one), so another tenant always finds a free worker; it holds
