@@ -1,17 +1,19 @@
-"""Follow-up delivery under load: 10,000 follow-ups across 50 tenants, all due within one
-minute, delivered by two qcluster processes through signed webhooks to a local channel
-server that timestamps and counts every delivery.
+"""Follow-up delivery under load: follow-ups across tenants, all due within one minute,
+delivered by two qcluster processes and two dedicated dispatchers through signed webhooks
+to a local channel server that timestamps and counts every delivery.
 
 Runs on a fresh throw-away database (Django's test-database machinery: created,
-migrated, destroyed), so it never touches development data. A dedicated dispatcher
-(``manage.py followups_dispatch --seconds …``, the tight-loop option) claims due rows;
-each claimed row becomes one ``followups.tasks.deliver`` task.
+migrated, destroyed), so it never touches development data. Each dispatcher is
+``manage.py followups_dispatch --forever`` with the default settings, exactly what
+``manage.py serve`` and compose run next to each cluster (two of each: two ``serve``
+machines, or compose scaled to two); claimed rows become one ``followups.tasks.deliver``
+task each.
 
 Lateness = when the channel server received the message − the follow-up's ``due_at``.
 Deliveries/s = follow-ups / (last delivery − first due time). Duplicates = deliveries
-beyond the first per follow-up (must be 0).
+beyond the first per follow-up; lost = follow-ups never delivered (both must be 0).
 
-    .venv/bin/python bench/followups.py [--followups 10000] [--tenants 50] [--workers 2]
+    .venv/bin/python bench/followups.py [--followups 1000] [--tenants 50] [--workers 2] [--dispatchers 2]
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench REDIS_URL=redis://127.0.0.1:6379/6 \\
         Q_CLUSTER_NAME=chan .venv/bin/python bench/followups.py
 """
@@ -51,10 +53,11 @@ def pct(values: list[float], p: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--followups", type=int, default=10_000)
+    parser.add_argument("--followups", type=int, default=1_000)
     parser.add_argument("--tenants", type=int, default=50)
     parser.add_argument("--workers", type=int, default=2, help="qcluster processes")
     parser.add_argument("--q-workers", type=int, default=2, help="worker processes in each qcluster")
+    parser.add_argument("--dispatchers", type=int, default=2, help="followups_dispatch --forever processes")
     parser.add_argument("--spread", type=float, default=60.0, help="due times spread over this many seconds")
     parser.add_argument("--lead", type=float, default=15.0, help="seconds before the first due time")
     args = parser.parse_args()
@@ -121,28 +124,26 @@ def main() -> None:
             with contextlib.ExitStack() as stack:
                 for _ in range(args.workers):
                     stack.enter_context(qcluster(**env))
-                dispatcher = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "manage.py",
-                        "followups_dispatch",
-                        "--seconds",
-                        str(args.lead + args.spread + 600),
-                        "--interval",
-                        "0.2",
-                    ],
-                    cwd=BASE,
-                    env=subprocess_env(**env),
-                    stdout=subprocess.DEVNULL,
-                )
-                stack.callback(lambda: (dispatcher.terminate(), dispatcher.wait(10)))
-                deadline = time.time() + args.lead + args.spread + 900
-                while time.time() < deadline:
+                for _ in range(args.dispatchers):
+                    dispatcher = subprocess.Popen(
+                        [sys.executable, "manage.py", "followups_dispatch", "--forever"],
+                        cwd=BASE,
+                        env=subprocess_env(**env),
+                        stdout=subprocess.DEVNULL,
+                    )
+                    stack.callback(lambda d=dispatcher: (d.terminate(), d.wait(30)))
+                # Until every follow-up arrived, or nothing more arrived for two minutes after
+                # the last due time (a lost one), then a few seconds more for any duplicate.
+                last_due, progress_at, done = first_due + args.spread, time.time(), 0
+                while True:
                     with lock:
-                        done = len(received)
-                    if done >= len(rows):
+                        now_done = len(received)
+                    if now_done > done:
+                        done, progress_at = now_done, time.time()
+                    if done >= len(rows) or time.time() > max(last_due, progress_at) + 120:
                         break
                     time.sleep(0.5)
+                time.sleep(5)
             due_at = {f"fu_{pk}": due.timestamp() for pk, due in FollowUp.objects.values_list("pk", "due_at")}
             statuses = dict(FollowUp.objects.values_list("status").annotate(n=django.db.models.Count("pk")))
     finally:
@@ -153,15 +154,17 @@ def main() -> None:
     last = max(t for times in received.values() for t in times)
     rate = len(received) / max(1e-9, last - first_due)
     print()
+    lost = len(due_at) - len(set(received) & set(due_at))
     print(
-        "| database / broker | follow-ups | tenants | qclusters × workers | delivered | lateness p50 | p95 | max "
-        "| deliveries/s | duplicates |"
+        "| database / broker | follow-ups | tenants | qclusters × workers | dispatchers | delivered | lateness p50 "
+        "| p95 | max | deliveries/s | duplicates | lost |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(
         f"| {connection.vendor} / {'redis' if settings.REDIS_URL else 'orm'} | {len(due_at):,} | {args.tenants} "
-        f"| {args.workers} × {args.q_workers} | {len(received):,} | {statistics.median(lateness):.2f} s "
-        f"| {pct(lateness, 95):.2f} s | {max(lateness):.2f} s | {rate:.0f} | {duplicates} |"
+        f"| {args.workers} × {args.q_workers} | {args.dispatchers} | {len(received):,} "
+        f"| {statistics.median(lateness):.2f} s | {pct(lateness, 95):.2f} s | {max(lateness):.2f} s | {rate:.0f} "
+        f"| {duplicates} | {lost} |"
     )
     print(f"\nstatuses: {statuses}")
 
