@@ -134,7 +134,10 @@ def _stem(word: str, lang: str) -> str:
 
 
 def _terms(text: str, lang: str) -> list[str]:
-    return [_stem(w, lang) for w in _WORD.findall(text.lower()) if len(w) > 1 and w not in STOPWORDS]
+    # A number is its own stem. Customers' messages bring new ones all the time (order and
+    # phone numbers), which would fill the stem cache with keys seen once.
+    words = [w for w in _WORD.findall(text.lower()) if len(w) > 1 and w not in STOPWORDS]
+    return [w if w.isdigit() else _stem(w, lang) for w in words]
 
 
 def _prose(text: str) -> list[str]:

@@ -227,3 +227,12 @@ def test_it_leaves_other_questions_to_the_passages(question):
 def test_without_hours_in_the_prompt_an_hours_question_is_answered_from_the_passages():
     response = ExtractiveProvider().generate(_request("what are your opening hours"))
     assert "[c3]" in response.text
+
+
+def test_numbers_are_matched_as_they_are_and_kept_out_of_the_stem_cache():
+    from siganteng.ai.providers.extractive import _stem, _terms
+
+    words = [_stem("pesanan", "id"), _stem("dikirimkan", "id")]
+    before = _stem.cache_info().currsize
+    assert _terms("Pesanan 081234567890 dan 12345 dikirimkan", "id") == [words[0], "081234567890", "12345", words[1]]
+    assert _stem.cache_info().currsize == before  # the words were cached already; the numbers never are
