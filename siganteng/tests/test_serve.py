@@ -160,7 +160,7 @@ def test_the_cluster_gets_its_sigterm_again_until_it_stops(repeat):
         proc.wait()
 
 
-def test_a_stopped_serve_hands_running_and_fetched_work_back_within_its_grace(tmp_path, tenant):
+def test_a_stopped_serve_hands_running_and_fetched_work_back_within_its_grace(tmp_path, tenant, settings):
     """SIGTERM while a slow job and a follow-up delivery run and another job's wake-up
     waits in the cluster: serve stops within its grace (no SIGKILL), every piece of work
     is claimable at once with no attempt spent, and another cluster finishes each once."""
@@ -186,7 +186,14 @@ def test_a_stopped_serve_hands_running_and_fetched_work_back_within_its_grace(tm
         reply.delay = 6.0 if sum(receiver.counts.values()) == 1 else 0.0  # answers the first request late
         return reply
 
-    env = {"OUTBOUND_ALLOW_PRIVATE": "true", "Q_WORKERS": "2", "Q_STOP_GRACE_SECONDS": "2"}
+    # Two jobs of one tenant in flight at once: one running, one fetched behind it.
+    settings.JOBS_TENANT_CONCURRENCY = 2
+    env = {
+        "OUTBOUND_ALLOW_PRIVATE": "true",
+        "Q_WORKERS": "2",
+        "Q_STOP_GRACE_SECONDS": "2",
+        "JOBS_TENANT_CONCURRENCY": "2",
+    }
     with LocalServer(slow_first) as server:
         channel, _ = channel_create(tenant=tenant, kind="webhook", name="hook", config={"url": f"{server.url}/hook"})
         conversation = conversation_for(channel=channel, user_id="cust-1")
@@ -214,6 +221,7 @@ def test_a_stopped_serve_hands_running_and_fetched_work_back_within_its_grace(tm
         for job in (slow, fetched):
             job.refresh_from_db()
             assert (job.status, job.attempts, job.lease_token) == (JobStatus.QUEUED, 0, ""), job.prompt
+        assert broker().queue_size() == 2  # the released job's wake-up and the fetched one, for any cluster
         followup.refresh_from_db()
         assert followup.status == "SCHEDULED" and followup.claim_token == "" and followup.run_at <= timezone.now()
 
