@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, reset_queries, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
@@ -260,6 +260,7 @@ def followups_dispatch(
     next_reconcile = time.monotonic()
     total = 0
     while True:
+        reset_queries()  # a pass is this loop's request: DEBUG's query log starts afresh
         try:
             if reconcile is not None and time.monotonic() >= next_reconcile:
                 next_reconcile = time.monotonic() + reconcile_every

@@ -424,3 +424,16 @@ def test_a_slow_delivery_keeps_its_lease_so_the_reconciler_leaves_it_alone(webho
     assert outcome == ["sent"]
     assert all(r == {"requeued": 0, "outcome_unknown": 0, "canceled_on_reply": 0} for r in reconciled), reconciled
     assert FollowUp.objects.get(pk=followup.pk).status == "SENT" and len(local_server.requests) == 1
+
+
+def test_each_dispatcher_pass_starts_a_fresh_debug_query_log(settings):
+    """With DEBUG on, Django keeps a connection's last 9,000 queries until a request
+    starts; the dispatcher's loop never serves one, so each pass counts as one."""
+    from django.db import connection, reset_queries
+
+    settings.DEBUG = True
+    reset_queries()
+    services.followups_dispatch(loop_seconds=0)
+    one_pass = len(connection.queries)
+    services.followups_dispatch(loop_seconds=0.5, interval=0.05)
+    assert 0 < len(connection.queries) <= one_pass

@@ -142,3 +142,15 @@ def test_it_prunes_old_task_results():
         )
     assert prune_task_results(keep_hours=24) == 1
     assert list(Success.objects.values_list("id", flat=True)) == ["t0"]
+
+
+@pytest.mark.django_db
+def test_a_task_starts_a_fresh_debug_query_log_as_a_request_does(settings):
+    """With DEBUG on, Django keeps a connection's last 9,000 queries until a request
+    starts; a task (and the monitor's saving of its result) counts as one, or every
+    cluster process would keep that many."""
+    settings.DEBUG = True
+    ClusterHeartbeat.objects.filter(name="before-the-task").exists()
+    assert any("before-the-task" in q["sql"] for q in connection.queries)
+    async_task("siganteng.tasks.heartbeat", sync=True)
+    assert not any("before-the-task" in q["sql"] for q in connection.queries)
