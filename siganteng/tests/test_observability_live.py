@@ -186,6 +186,7 @@ def test_every_metric_family_moves_on_the_running_stack(tmp_path, make_tenant, m
     scrape of a web worker, parsed by Prometheus' own parser, shows each of them."""
     import datetime as dt
 
+    from django.db import transaction
     from django.utils import timezone
 
     from chat.channels.services import channel_create
@@ -209,14 +210,11 @@ def test_every_metric_family_moves_on_the_running_stack(tmp_path, make_tenant, m
         secrets={"bot_token": BOT_TOKEN, "secret_token": SECRET_TOKEN},
     )
     # Work the running cluster finds in the database: a job on an external GPU worker (it
-    # stays queued: the oldest-queued gauge), and a job whose runner died mid-run (its
+    # stays queued: the oldest-queued gauge), and (below, once the first scrape is taken:
+    # the dispatcher reconciles as soon as it starts) a job whose runner died mid-run (its
     # lease expired: the reconciler takes it back, then the cluster runs it).
     waiting = job_services.job_submit(tenant=shop, model_slug="dreamfusion-sd", prompt="a teapot")[0]
     Job.objects.filter(pk=waiting.pk).update(created_at=timezone.now() - dt.timedelta(minutes=3))
-    orphan = job_services.job_submit(tenant=shop, model_slug="echo", prompt="orphaned")[0]
-    Job.objects.filter(pk=orphan.pk).update(
-        status=JobStatus.RUNNING, lease_token="dead", lease_expires_at=timezone.now() - dt.timedelta(minutes=1)
-    )
 
     def customer(web: httpx.Client, update_id: int, chat_id: int, text: str) -> None:
         resp = web.post(
@@ -233,6 +231,11 @@ def test_every_metric_family_moves_on_the_running_stack(tmp_path, make_tenant, m
     }
     with serving(tmp_path, **env) as (base, log), httpx.Client(base_url=base, timeout=30) as web:
         before = _scrape(base)
+        with transaction.atomic():  # its wake-up leaves on commit and finds it RUNNING: a no-op
+            orphan = job_services.job_submit(tenant=shop, model_slug="echo", prompt="orphaned")[0]
+            Job.objects.filter(pk=orphan.pk).update(
+                status=JobStatus.RUNNING, lease_token="dead", lease_expires_at=timezone.now() - dt.timedelta(minutes=1)
+            )
         # Customers on Telegram: a question the cluster answers from the knowledge base,
         # and one who asks for a person (a handoff).
         customer(web, 1, 6281100001, "How long is shipping to Bali?")
