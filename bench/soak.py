@@ -16,14 +16,17 @@ under 0.1 MB/min (6 MB an hour) whatever the first third did.
 
     .venv/bin/python bench/soak.py [--minutes 15] [--rate 6] [--every 30]
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/soak REDIS_URL=redis://127.0.0.1:6379/5 \\
-        .venv/bin/python bench/soak.py        # the database must exist and is used as is
+        Q_CLUSTER_NAME=soak .venv/bin/python bench/soak.py
 
-On the embedded default (no ``DATABASE_URL``) the database is a fresh SQLite file.
+The database is a fresh one, dropped at the end: a SQLite file on the embedded default,
+or with ``DATABASE_URL`` a new PostgreSQL database beside the named one
+(``<name>_soak_<pid>``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import re
@@ -36,7 +39,9 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 from cryptography.fernet import Fernet
@@ -251,6 +256,29 @@ def setup(base: str, receiver_url: str) -> tuple[str, str]:
     return key, channel.json()["id"]
 
 
+@contextlib.contextmanager
+def fresh_database(env: dict[str, str], tmp: Path) -> Iterator[None]:
+    """Point ``env`` at a new, empty database for the run and drop it afterwards."""
+    url = env.get("DATABASE_URL")
+    if not url:
+        env["SQLITE_PATH"] = str(tmp / "soak.sqlite3")
+        yield
+        return
+    import psycopg
+
+    parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/')}_soak_{os.getpid()}"
+    server = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')  # a bench's throw-away database, not app code
+    env["DATABASE_URL"] = parts._replace(path=f"/{name}").geturl()
+    try:
+        yield
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=15.0)
@@ -277,8 +305,11 @@ def main() -> None:
         DJANGO_SETTINGS_MODULE="siganteng.settings",
         PYTHONUNBUFFERED="1",
     )
-    if "DATABASE_URL" not in env:
-        env["SQLITE_PATH"] = str(tmp / "soak.sqlite3")
+    with fresh_database(env, tmp):
+        soak(args, env, tmp)
+
+
+def soak(args: argparse.Namespace, env: dict[str, str], tmp: Path) -> None:
     py = sys.executable
     subprocess.run([py, "manage.py", "migrate", "--noinput", "-v0"], cwd=BASE_DIR, env=env, check=True)
     subprocess.run([py, "manage.py", "seed"], cwd=BASE_DIR, env=env, check=True, stdout=subprocess.DEVNULL)
