@@ -3,22 +3,30 @@ the retrieved sources and the exact prompt that was sent, and rate answers 👍/
 
 from __future__ import annotations
 
+from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from chat import feedback, selectors, services
 from chat.models import CONVERSATION_CHANNELS, Conversation, Message
 from siganteng.api import parse_uuid
 from siganteng.errors import ApiError
-from tenants.models import Tenant
+from tenants.staff import current_tenant, tenants_for
 
 
 @staff_member_required
 def playground(request: HttpRequest) -> HttpResponse:
-    tenants = list(Tenant.objects.filter(is_active=True).order_by("id"))
+    # Only the tenants this user works for (a superuser: all); another tenant is a 404.
+    tenants = list(tenants_for(request.user).filter(is_active=True).order_by("id"))
     data = request.POST if request.method == "POST" else request.GET
-    tenant = next((t for t in tenants if t.pk == data.get("tenant")), tenants[0] if tenants else None)
+    if data.get("tenant"):
+        tenant = next((t for t in tenants if t.pk == data["tenant"]), None)
+        if tenant is None:
+            raise Http404("No such tenant.")
+    else:
+        current = current_tenant(request)
+        tenant = next((t for t in tenants if current and t.pk == current.pk), tenants[0] if tenants else None)
     channel = data.get("channel") if data.get("channel") in dict(CONVERSATION_CHANNELS) else "api"
     user_id = (data.get("user_id") or f"playground-{request.user.get_username()}")[:200]
     conversation = None
@@ -60,6 +68,7 @@ def playground(request: HttpRequest) -> HttpResponse:
         request,
         "chat/playground.html",
         {
+            **admin.site.each_context(request),  # the back-office's header, bar and switcher
             "tenants": tenants,
             "tenant": tenant,
             "channels": [c for c, _ in CONVERSATION_CHANNELS],

@@ -154,3 +154,27 @@ def test_reply_answers_a_message_the_channel_already_stored(tenant, kb):
     )
     with pytest.raises(Exception, match="user_message"):
         services.reply(tenant=tenant, user_id="u", channel="webhook", text="x", conversation=conv, user_message=foreign)
+
+
+def test_a_tenants_staff_sees_and_uses_only_its_own_tenant_in_the_playground(client, tenant, make_tenant, kb):
+    """The playground shows a tenant's persona, SOPs, knowledge and prompt: another
+    tenant's staff must not pick it (404, nothing written)."""
+    from tenants.models import Membership
+
+    kb(tenant)
+    other = make_tenant("other-shop")
+    user = User.objects.create_user("agent-of-other", password="pw-for-tests-1", is_staff=True)
+    Membership.objects.create(user=user, tenant=other, role=Membership.AGENT)
+    client.force_login(user)
+
+    page = client.get("/playground/")
+    assert page.status_code == 200
+    assert [t.pk for t in page.context["tenants"]] == [other.pk]
+    assert page.context["tenant"].pk == other.pk
+    html = page.content.decode()
+    assert "SIGANTENG back-office" in html and "Django administration" not in html  # the back-office's own bar
+    assert client.get(f"/playground/?tenant={tenant.pk}").status_code == 404
+    before = Message.objects.count()
+    r = client.post("/playground/", {"tenant": tenant.pk, "text": "What are your opening hours?", "channel": "api"})
+    assert r.status_code == 404
+    assert Message.objects.count() == before
