@@ -68,6 +68,18 @@ def _save(driver, name: str) -> Path:
     return path
 
 
+def _submit(browser, css: str) -> None:
+    """Click a submit button and wait for the next page, so what is read after it is that
+    page, not the one being left."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.expected_conditions import staleness_of
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    button = browser.find_element(By.CSS_SELECTOR, css)
+    button.click()
+    WebDriverWait(browser, 20).until(staleness_of(button))
+
+
 def test_the_admin_and_the_playground_as_the_docs_show_them(live_server, browser, django_user_model):
     from selenium.webdriver.common.by import By
 
@@ -79,7 +91,7 @@ def test_the_admin_and_the_playground_as_the_docs_show_them(live_server, browser
     browser.find_element(By.NAME, "username").send_keys("admin")
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     _save(browser, "admin-login")
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    _submit(browser, "input[type=submit]")
     assert browser.find_elements(By.ID, "user-tools"), "the admin login failed"
 
     browser.get(f"{live_server.url}/admin/tenants/tenant/demo/change/")
@@ -88,7 +100,7 @@ def test_the_admin_and_the_playground_as_the_docs_show_them(live_server, browser
 
     browser.get(f"{live_server.url}/playground/?tenant=demo")
     browser.find_element(By.NAME, "text").send_keys("Bisa bayar COD?")
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit][value=Send]").click()
+    _submit(browser, "input[type=submit][value=Send]")
     bubbles = [b.text for b in browser.find_elements(By.CSS_SELECTOR, ".turn.assistant .bubble")]
     assert any("COD" in b for b in bubbles), f"the playground showed no answer from the knowledge base: {bubbles}"
     _save(browser, "playground")
@@ -189,7 +201,7 @@ def test_the_analytics_page_and_the_inbox_as_the_docs_show_them(live_server, bro
     browser.get(f"{live_server.url}/admin/login/")
     browser.find_element(By.NAME, "username").send_keys("admin")
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    _submit(browser, "input[type=submit]")
     Select(browser.find_element(By.ID, "switch-tenant")).select_by_value("demo")
     switch = browser.find_element(By.CSS_SELECTOR, "#tenant-switcher button")
     switch.click()
