@@ -34,19 +34,21 @@ def tenant_limit(tenant: Tenant) -> int:
     return tenant.max_concurrent_jobs or settings.JOBS_TENANT_CONCURRENCY
 
 
+def _live(at: dt.datetime) -> Q:
+    """Running under a live lease: a dead runner's job stops counting when its lease runs
+    out, before the reconciler takes it back."""
+    return Q(status=JobStatus.RUNNING, lease_expires_at__gt=at)
+
+
 def running(tenant_id) -> QuerySet[Job]:
-    """The tenant's internal jobs running under a live lease (a dead runner's job stops
-    counting when its lease runs out, before the reconciler takes it back)."""
-    return Job.objects.filter(
-        tenant_id=tenant_id, status=JobStatus.RUNNING, model__runner=Runner.INTERNAL, lease_expires_at__gt=now()
-    )
+    """The tenant's internal jobs running under a live lease."""
+    return Job.objects.filter(_live(now()), tenant_id=tenant_id, model__runner=Runner.INTERNAL)
 
 
 def in_flight(tenant_id, *, at: dt.datetime | None = None) -> int:
     """The tenant's internal jobs running or with a wake-up in the broker."""
-    at = at or now()
     return Job.objects.filter(
-        Q(status=JobStatus.RUNNING, lease_expires_at__gt=at) | Q(status=JobStatus.QUEUED, enqueued_at__isnull=False),
+        _live(at or now()) | Q(status=JobStatus.QUEUED, enqueued_at__isnull=False),
         tenant_id=tenant_id,
         status__in=[JobStatus.QUEUED, JobStatus.RUNNING],
         model__runner=Runner.INTERNAL,
