@@ -298,6 +298,18 @@ def chromium(tmp_path: Path, *, width: int = 1280, height: int = 900, languages:
         driver.quit()
 
 
+def submit(driver: Any, css: str) -> None:
+    """Click the submit button ``css`` names and wait for the next page, so what is read
+    after it is that page (read mid-navigation on a busy machine, the body goes stale)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.expected_conditions import staleness_of
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    button = driver.find_element(By.CSS_SELECTOR, css)
+    button.click()
+    WebDriverWait(driver, 20).until(staleness_of(button))
+
+
 def screenshot(driver: Any, name: str) -> Path:
     """Save what the browser shows as ``var/screenshots/<name>.png``; returns the path."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

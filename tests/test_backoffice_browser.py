@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core import mail
 
 from chat.models import Conversation
-from siganteng.testing import chromium, screenshot
+from siganteng.testing import chromium, screenshot, submit
 from tenants.models import Membership
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -36,18 +36,6 @@ def _text(driver) -> str:
     return driver.find_element(By.TAG_NAME, "body").text.lower()
 
 
-def _submit(driver, css: str) -> None:
-    """Click a form's submit button and wait for the next page, so what is read after it
-    is that page (read mid-navigation, the body goes stale)."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.expected_conditions import staleness_of
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    button = driver.find_element(By.CSS_SELECTOR, css)
-    button.click()
-    WebDriverWait(driver, 20).until(staleness_of(button))
-
-
 def _login(driver, base: str, username: str, password: str) -> None:
     from selenium.webdriver.common.by import By
 
@@ -55,7 +43,7 @@ def _login(driver, base: str, username: str, password: str) -> None:
     driver.get(f"{base}/admin/login/?next=/admin/")
     driver.find_element(By.NAME, "username").send_keys(username)
     driver.find_element(By.NAME, "password").send_keys(password)
-    _submit(driver, "input[type=submit]")
+    submit(driver, "input[type=submit]")
 
 
 def test_it_onboards_an_agent_who_sees_only_its_tenant_in_indonesian(browser, live_server, make_tenant):
@@ -82,7 +70,7 @@ def test_it_onboards_an_agent_who_sees_only_its_tenant_in_indonesian(browser, li
     browser.find_element(By.NAME, "email").send_keys("sari@toko.test")
     Select(browser.find_element(By.NAME, "role")).select_by_value("agent")
     _shot(browser, "2-invite-form")
-    _submit(browser, "#invite-form input[type=submit]")
+    submit(browser, "#invite-form input[type=submit]")
     assert "undangan terkirim ke sari@toko.test" in _text(browser)
     _shot(browser, "3-invitation-sent")
 
@@ -94,7 +82,7 @@ def test_it_onboards_an_agent_who_sees_only_its_tenant_in_indonesian(browser, li
     browser.find_element(By.NAME, "password1").send_keys("Agen-Sari-2026")
     browser.find_element(By.NAME, "password2").send_keys("Agen-Sari-2026")
     _shot(browser, "4-accept-invitation")
-    _submit(browser, "input[type=submit]")
+    submit(browser, "input[type=submit]")
     assert "selamat datang di toko budi" in _text(browser)
 
     _login(browser, base, "sari@toko.test", "Agen-Sari-2026")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from siganteng.testing import BASE_DIR
+from siganteng.testing import BASE_DIR, submit
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -68,18 +68,6 @@ def _save(driver, name: str) -> Path:
     return path
 
 
-def _submit(browser, css: str) -> None:
-    """Click a submit button and wait for the next page, so what is read after it is that
-    page, not the one being left."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.expected_conditions import staleness_of
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    button = browser.find_element(By.CSS_SELECTOR, css)
-    button.click()
-    WebDriverWait(browser, 20).until(staleness_of(button))
-
-
 def test_the_admin_and_the_playground_as_the_docs_show_them(live_server, browser, django_user_model):
     from selenium.webdriver.common.by import By
 
@@ -91,7 +79,7 @@ def test_the_admin_and_the_playground_as_the_docs_show_them(live_server, browser
     browser.find_element(By.NAME, "username").send_keys("admin")
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     _save(browser, "admin-login")
-    _submit(browser, "input[type=submit]")
+    submit(browser, "input[type=submit]")
     assert browser.find_elements(By.ID, "user-tools"), "the admin login failed"
 
     browser.get(f"{live_server.url}/admin/tenants/tenant/demo/change/")
@@ -100,7 +88,7 @@ def test_the_admin_and_the_playground_as_the_docs_show_them(live_server, browser
 
     browser.get(f"{live_server.url}/playground/?tenant=demo")
     browser.find_element(By.NAME, "text").send_keys("Bisa bayar COD?")
-    _submit(browser, "input[type=submit][value=Send]")
+    submit(browser, "input[type=submit][value=Send]")
     bubbles = [b.text for b in browser.find_elements(By.CSS_SELECTOR, ".turn.assistant .bubble")]
     assert any("COD" in b for b in bubbles), f"the playground showed no answer from the knowledge base: {bubbles}"
     _save(browser, "playground")
@@ -186,7 +174,6 @@ def test_the_analytics_page_and_the_inbox_as_the_docs_show_them(live_server, bro
     the analytics page (bot and person response times, handoffs, ratings, the export)
     and the inbox with its ratings column."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.expected_conditions import staleness_of
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     from jobs import tasks
@@ -201,11 +188,9 @@ def test_the_analytics_page_and_the_inbox_as_the_docs_show_them(live_server, bro
     browser.get(f"{live_server.url}/admin/login/")
     browser.find_element(By.NAME, "username").send_keys("admin")
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    _submit(browser, "input[type=submit]")
+    submit(browser, "input[type=submit]")
     Select(browser.find_element(By.ID, "switch-tenant")).select_by_value("demo")
-    switch = browser.find_element(By.CSS_SELECTOR, "#tenant-switcher button")
-    switch.click()
-    WebDriverWait(browser, 20).until(staleness_of(switch))  # the switch is stored before we move on
+    submit(browser, "#tenant-switcher button")  # the switch is stored before we move on
     browser.get(f"{live_server.url}/admin/analytics/")
     if browser.find_elements(By.ID, "toggle-nav-sidebar"):
         browser.find_element(By.ID, "toggle-nav-sidebar").click()  # the width for two charts a row
