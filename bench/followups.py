@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import os
 import statistics
 import subprocess
 import sys
@@ -32,23 +31,11 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from cryptography.fernet import Fernet
-
 BASE = Path(__file__).resolve().parent.parent
 # Running a script puts bench/ first on sys.path; import from the project root instead.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BASE / "bench"]
 sys.path.insert(0, str(BASE))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "siganteng.settings")
-os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789abcdef0123456789")
-os.environ.setdefault("SECRETS_ENCRYPTION_KEYS", Fernet.generate_key().decode())
-os.environ.setdefault("VAR_DIR", str(BASE / "var" / "bench"))
-os.environ.setdefault("LOG_LEVEL", "WARNING")
-os.environ["OUTBOUND_ALLOW_PRIVATE"] = "true"
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+from bench.common import pct  # noqa: E402  (after sys.path: the project root first)
 
 
 def main() -> None:

@@ -24,24 +24,12 @@ import threading
 import time
 from pathlib import Path
 
-from cryptography.fernet import Fernet
-
 BASE = Path(__file__).resolve().parent.parent
 # Running a script puts bench/ first on sys.path; import from the project root instead.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BASE / "bench"]
 sys.path.insert(0, str(BASE))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "siganteng.settings")
-os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789abcdef0123456789")
-os.environ.setdefault("SECRETS_ENCRYPTION_KEYS", Fernet.generate_key().decode())
-os.environ.setdefault("VAR_DIR", str(BASE / "var" / "bench"))
-os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
-os.environ["OUTBOUND_ALLOW_PRIVATE"] = "true"
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+from bench.common import pct  # noqa: E402  (after sys.path: the project root first)
 
 
 def main() -> None:
